@@ -1,0 +1,3 @@
+"""VSRC - Video Streaming & Recording Cloud."""
+
+__version__ = "0.1.0"
