@@ -1,0 +1,3 @@
+from vsrc.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP layer: the FastAPI app, thin routes, schemas, and error mapping."""

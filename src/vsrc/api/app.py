@@ -1,0 +1,42 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from vsrc import __version__
+from vsrc.api.deps import AppState
+from vsrc.api.errors import install_error_handlers
+from vsrc.api.ratelimit import RateLimitMiddleware
+from vsrc.api.routes import health, live, media
+from vsrc.config import Settings
+from vsrc.db.session import make_engine, make_session_factory
+from vsrc.storage import LocalStorage
+from vsrc.tasks.queue import build_queue
+
+DESCRIPTION = """VSRC (Video Streaming & Recording Cloud) Public API for customer-facing video operations.
+
+All API requests require authentication using an API key in the Authorization header:
+`Authorization: Bearer YOUR_API_KEY`
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app for ``settings``; the database must already be migrated (``vsrc migrate``)."""
+    logging.getLogger("vsrc").setLevel(settings.log_level)
+    engine = make_engine(settings.sqlalchemy_url)
+    app = FastAPI(title="VSRC Public API", version=__version__, description=DESCRIPTION)
+    app.state.vsrc = AppState(
+        settings=settings,
+        sessions=make_session_factory(engine),
+        storage=LocalStorage(settings.storage_root),
+        queue=build_queue(settings),
+    )
+    install_error_handlers(app)
+    storage_uri = settings.redis_url or "memory://"
+    app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit_item, storage_uri=storage_uri)
+    for router in (health.router, media.router, live.router):
+        app.include_router(router)
+    return app

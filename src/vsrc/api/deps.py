@@ -1,0 +1,63 @@
+"""FastAPI dependencies, defined once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from vsrc.config import Settings
+from vsrc.db.session import transaction
+from vsrc.errors import AuthError
+from vsrc.services import keys
+from vsrc.storage import Storage
+from vsrc.tasks.queue import TaskQueue
+
+
+@dataclass
+class AppState:
+    """Everything the app holds for its lifetime (on ``app.state.vsrc``)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    storage: Storage
+    queue: TaskQueue
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.vsrc
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with transaction(state.sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, state: StateDep) -> keys.Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Missing API key: send 'Authorization: Bearer <key>'")
+    with transaction(state.sessions) as session:
+        return keys.authenticate(
+            session, plaintext=token.strip(), touch_after=state.settings.key_touch_seconds
+        )
+
+
+def require_write(principal: Annotated[keys.Principal, Depends(get_principal)]) -> keys.Principal:
+    principal.require("write")
+    return principal
+
+
+Reader = Annotated[keys.Principal, Depends(get_principal)]
+Writer = Annotated[keys.Principal, Depends(require_write)]

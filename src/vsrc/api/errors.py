@@ -1,0 +1,87 @@
+"""The one place that maps the ``vsrc.errors`` tree (and framework errors) to HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vsrc import errors
+
+log = logging.getLogger("vsrc.api")
+
+STATUS: dict[type[errors.VsrcError], int] = {
+    errors.ValidationFailed: 400,
+    errors.AuthError: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMedia: 415,
+    errors.RateLimited: 429,
+}
+
+
+def envelope(status: int, message: str, field_errors: list[errors.FieldError] | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": False, "message": message}
+    if field_errors is not None:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _status_for(exc: errors.VsrcError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+async def _vsrc_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.VsrcError)
+    status = _status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if status >= 500:
+        log.error("internal error: %s", exc.message)
+        return envelope(status, "Internal server error", headers=headers)
+    field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else None
+    return envelope(status, exc.message, field_errors, headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    field_errors = [
+        errors.FieldError(_field_name(tuple(err.get("loc", ()))), str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    return envelope(400, "Validation failed", field_errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    return envelope(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return envelope(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.VsrcError, _vsrc_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

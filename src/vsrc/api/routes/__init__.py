@@ -1,0 +1,1 @@
+"""Thin routes: validate, authorise, call one service function."""

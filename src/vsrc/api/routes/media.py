@@ -1,0 +1,152 @@
+"""``/api/v1/media``: upload, list, tag search, get, delete, embed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from vsrc.api.deps import Reader, SessionDep, StateDep, Writer
+from vsrc.api.schemas.live import Embed, EmbedResponse
+from vsrc.api.schemas.media import (
+    DeletedMedia,
+    DeleteResponse,
+    MediaPage,
+    MediaPageResponse,
+    MediaResponse,
+    Pagination,
+    UploadResponse,
+    media_detail,
+    media_summary,
+    uploaded_media,
+)
+from vsrc.api.uploads import receive_upload
+from vsrc.services import embed, live, media, uploads
+from vsrc.services.media import Page
+
+router = APIRouter(prefix="/api/v1/media", tags=["media"])
+
+VodId = Annotated[str, Path(pattern=r"^vod_[a-f0-9\-]+$", examples=["vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])]
+AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
+PageQ = Annotated[int, Query(ge=1, description="Page number", examples=[1])]
+LimitQ = Annotated[int, Query(ge=1, le=100, description="Items per page", examples=[20])]
+Status = Literal["pending", "processing", "completed", "failed"]
+
+
+def _page(result: Page, public_url: str) -> MediaPageResponse:
+    return MediaPageResponse(
+        data=MediaPage(
+            media=[media_summary(m, public_url) for m in result.items],
+            pagination=Pagination(
+                page=result.page, limit=result.limit, total=result.total, totalPages=result.total_pages
+            ),
+        )
+    )
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=UploadResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "title"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary", "description": "max 10GB"},
+                            "title": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "description": {"type": "string", "maxLength": 1000},
+                            "encodingProfileId": {"type": "integer"},
+                            "tags": {"type": "string", "maxLength": 500, "example": "conference,2024"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_media(request: Request, principal: Writer, state: StateDep) -> UploadResponse:
+    """Upload a video (streamed to storage) for adaptive HLS encoding."""
+    upload = await receive_upload(
+        request, tmp_dir=state.settings.tmp_dir, max_bytes=state.settings.max_upload_bytes
+    )
+    created = await run_in_threadpool(
+        uploads.ingest, state.sessions, state.storage, upload, account_id=principal.account_id
+    )
+    state.queue.enqueue_encode(created.public_id)
+    return UploadResponse(data=uploaded_media(created))
+
+
+@router.get("", response_model=MediaPageResponse)
+def list_media(
+    principal: Reader,
+    session: SessionDep,
+    state: StateDep,
+    page: PageQ = 1,
+    limit: LimitQ = 20,
+    encodingStatus: Status | None = None,
+) -> MediaPageResponse:
+    """The account's media, newest first."""
+    result = media.list_media(
+        session, account_id=principal.account_id, page=page, limit=limit, status=encodingStatus
+    )
+    return _page(result, state.settings.public_url)
+
+
+@router.get("/search", response_model=MediaPageResponse)
+def search_media(
+    principal: Reader,
+    session: SessionDep,
+    state: StateDep,
+    tags: Annotated[str, Query(max_length=500, examples=["conference,2024,keynote"])],
+    match: Literal["any", "all"] = "any",
+    page: PageQ = 1,
+    limit: LimitQ = 20,
+) -> MediaPageResponse:
+    """Media with any (OR) or all (AND) of the given tags, newest first."""
+    result = media.search_media(
+        session, account_id=principal.account_id, tags=tags, match=match, page=page, limit=limit
+    )
+    return _page(result, state.settings.public_url)
+
+
+@router.get("/{mediaId}", response_model=MediaResponse)
+def get_media(mediaId: VodId, principal: Reader, session: SessionDep, state: StateDep) -> MediaResponse:
+    """One media item with its tags."""
+    item = media.get_media(session, account_id=principal.account_id, public_id=mediaId)
+    return MediaResponse(data=media_detail(item, state.settings.public_url))
+
+
+@router.delete("/{mediaId}", response_model=DeleteResponse)
+def delete_media(mediaId: VodId, principal: Writer, state: StateDep) -> DeleteResponse:
+    """Delete the media item, its tag links and every stored file."""
+    uploads.remove(state.sessions, state.storage, account_id=principal.account_id, public_id=mediaId)
+    return DeleteResponse(data=DeletedMedia(mediaId=mediaId))
+
+
+@router.get("/{mediaId}/embed", response_model=EmbedResponse)
+def get_embed(mediaId: AnyId, principal: Reader, session: SessionDep, state: StateDep) -> EmbedResponse:
+    """HTML/JavaScript embed code for a VOD or live media item."""
+    public_url = state.settings.public_url
+    if mediaId.startswith("live_"):
+        stream = live.get_live(session, account_id=principal.account_id, public_id=mediaId)
+        title, description, status, kind = stream.title, stream.description, None, "live"
+    else:
+        item = media.get_media(session, account_id=principal.account_id, public_id=mediaId)
+        title, description, status, kind = item.title, item.description, item.encoding_status, "vod"
+    code = embed.embed_code(public_url=public_url, media_id=mediaId, player_type=kind)
+    return EmbedResponse(
+        data=Embed(
+            mediaId=mediaId,
+            title=title,
+            description=description,
+            playerType=kind,
+            encodingStatus=status,
+            embedCode=code,
+        )
+    )

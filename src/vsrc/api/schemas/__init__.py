@@ -1,0 +1,1 @@
+"""Response and request models (camelCase, as the public API spec)."""

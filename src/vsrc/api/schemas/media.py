@@ -1,0 +1,139 @@
+"""Media shapes of the public API, and their builders from model rows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from vsrc.db.models import Media, Tag
+from vsrc.timeutil import iso_ms
+
+EXAMPLE_ID = "vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+
+
+class TagOut(BaseModel):
+    id: int
+    name: str
+    color: str
+
+
+class MediaSummary(BaseModel):
+    mediaId: str
+    title: str
+    description: str | None
+    fileSize: int
+    mimeType: str
+    encodingStatus: str
+    uploadStatus: str
+    tags: list[TagOut]
+    createdAt: str
+    updatedAt: str
+    encodingProgress: int
+    duration: float | None
+    playbackUrl: str | None
+    thumbnailUrl: str | None
+    errorMessage: str | None
+
+
+class MediaDetail(MediaSummary):
+    originalWidth: int | None
+    originalHeight: int | None
+
+
+class UploadedMedia(BaseModel):
+    mediaId: str
+    title: str
+    description: str | None
+    fileSize: int
+    encodingStatus: str
+    tags: list[str]
+    uploadedAt: str
+
+
+class Pagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    totalPages: int
+
+
+class MediaPage(BaseModel):
+    media: list[MediaSummary]
+    pagination: Pagination
+
+
+class UploadResponse(BaseModel):
+    success: bool = True
+    message: str = "Video uploaded successfully"
+    data: UploadedMedia
+
+
+class MediaResponse(BaseModel):
+    success: bool = True
+    data: MediaDetail
+
+
+class MediaPageResponse(BaseModel):
+    success: bool = True
+    data: MediaPage
+
+
+class DeletedMedia(BaseModel):
+    mediaId: str
+
+
+class DeleteResponse(BaseModel):
+    success: bool = True
+    message: str = "Media deleted successfully"
+    data: DeletedMedia
+
+
+def tag_out(tag: Tag) -> TagOut:
+    return TagOut(id=tag.id, name=tag.name, color=tag.color)
+
+
+def _urls(media: Media, public_url: str) -> tuple[str | None, str | None]:
+    if media.encoding_status != "completed":
+        return None, None
+    return (f"{public_url}/hls/{media.public_id}/master.m3u8",
+            f"{public_url}/thumbnails/{media.public_id}/poster.jpg")
+
+
+def media_summary(media: Media, public_url: str) -> MediaSummary:
+    playback, thumbnail = _urls(media, public_url)
+    return MediaSummary(
+        mediaId=media.public_id,
+        title=media.title,
+        description=media.description,
+        fileSize=media.file_size,
+        mimeType=media.mime_type,
+        encodingStatus=media.encoding_status,
+        uploadStatus=media.upload_status,
+        tags=[tag_out(t) for t in media.tags],
+        createdAt=iso_ms(media.created_at),
+        updatedAt=iso_ms(media.updated_at),
+        encodingProgress=media.encoding_progress,
+        duration=media.duration,
+        playbackUrl=playback,
+        thumbnailUrl=thumbnail,
+        errorMessage=media.error_message,
+    )
+
+
+def media_detail(media: Media, public_url: str) -> MediaDetail:
+    return MediaDetail(
+        **media_summary(media, public_url).model_dump(),
+        originalWidth=media.original_width,
+        originalHeight=media.original_height,
+    )
+
+
+def uploaded_media(media: Media) -> UploadedMedia:
+    return UploadedMedia(
+        mediaId=media.public_id,
+        title=media.title,
+        description=media.description,
+        fileSize=media.file_size,
+        encodingStatus=media.encoding_status,
+        tags=[t.name for t in media.tags],
+        uploadedAt=iso_ms(media.created_at),
+    )

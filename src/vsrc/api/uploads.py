@@ -1,0 +1,144 @@
+"""Streaming multipart upload: the file goes to a temp file as it arrives, counted, never buffered."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from starlette.requests import ClientDisconnect, Request
+from streaming_form_data import ParseFailedException, StreamingFormDataParser
+from streaming_form_data.targets import BaseTarget
+
+from vsrc.errors import PayloadTooLarge, ValidationFailed
+
+log = logging.getLogger("vsrc.api.uploads")
+
+TEXT_FIELDS = ("title", "description", "encodingProfileId", "tags")
+MAX_TEXT_FIELD = 64 * 1024  # a form field larger than this is garbage, not a title
+MULTIPART_SLACK = 1024 * 1024  # room for boundaries and text fields above the file limit
+
+
+class _FileTarget(BaseTarget):  # type: ignore[misc]
+    """Writes the file part straight to disk and enforces the size limit while streaming."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__()
+        self.path = path
+        self.limit = limit
+        self.size = 0
+        self.seen = False
+        self.finished = False
+        self._fh: IO[bytes] | None = None
+
+    def on_start(self) -> None:
+        if self.seen:
+            raise ValidationFailed.field("file", "send exactly one file")
+        self.seen = True
+        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in on_finish/close
+
+    def on_data_received(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise PayloadTooLarge(f"File is larger than the {self.limit} byte limit")
+        assert self._fh is not None
+        self._fh.write(chunk)
+
+    def on_finish(self) -> None:
+        self.finished = True
+        self.close()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class _TextTarget(BaseTarget):  # type: ignore[misc]
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.seen = False
+
+    def on_start(self) -> None:
+        self.seen = True
+
+    def on_data_received(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > MAX_TEXT_FIELD:
+            raise ValidationFailed.field(self.name, f"{self.name} is far too long")
+        self.chunks.append(chunk)
+
+    @property
+    def value(self) -> str | None:
+        if not self.seen:
+            return None
+        try:
+            return b"".join(self.chunks).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed.field(self.name, "must be UTF-8 text") from exc
+
+
+@dataclass
+class ReceivedUpload:
+    """A fully received upload: the temp file (caller owns it) and the text fields."""
+
+    path: Path
+    size: int
+    filename: str | None
+    fields: dict[str, str | None] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> ReceivedUpload:
+    """Parse the multipart body as it streams in. On any error the temp file is removed."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise ValidationFailed.field("file", "send the upload as multipart/form-data")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
+        raise PayloadTooLarge(f"File is larger than the {max_bytes} byte limit")
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = tmp_dir / f"upload-{uuid.uuid4().hex}.part"
+    target = _FileTarget(path, max_bytes)
+    texts = {name: _TextTarget(name) for name in TEXT_FIELDS}
+    received = False
+    try:
+        parser = StreamingFormDataParser(headers={"Content-Type": content_type})
+        parser.register("file", target)
+        for name, text in texts.items():
+            parser.register(name, text)
+        async for chunk in request.stream():
+            parser.data_received(chunk)
+        if not target.seen:
+            raise ValidationFailed.field("file", "file is required")
+        if not target.finished:
+            raise ValidationFailed.field("file", "the upload ended before the file part was complete")
+        upload = ReceivedUpload(
+            path=path,
+            size=target.size,
+            filename=target.multipart_filename,
+            fields={name: text.value for name, text in texts.items()},
+        )
+        received = True
+        return upload
+    except ClientDisconnect:
+        log.info("client disconnected mid-upload after %d bytes; discarded", target.size)
+        raise
+    except ParseFailedException as exc:
+        raise ValidationFailed.field("file", "malformed multipart body") from exc
+    finally:
+        target.close()
+        if not received:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)

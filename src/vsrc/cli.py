@@ -1,0 +1,183 @@
+"""The ``vsrc`` command line (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vsrc.config import Settings, load_settings
+from vsrc.errors import VsrcError
+
+app = typer.Typer(help="VSRC - self-hostable video platform.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except VsrcError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _migrate(settings: Settings) -> None:
+    from vsrc.db.migrate import upgrade
+    from vsrc.db.session import make_engine, make_session_factory, transaction
+    from vsrc.services.defaults import ensure_defaults
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as session:
+        ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url, region=settings.rtmp_region)
+    engine.dispose()
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from vsrc.db.session import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.sqlalchemy_url))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema and seed the defaults."""
+    settings = _settings()
+    _migrate(settings)
+    typer.echo(f"database ready: {settings.sqlalchemy_url}")
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API only (stateless; run N behind a load balancer)."""
+    import uvicorn
+
+    from vsrc.api.app import create_app
+
+    settings = _settings()
+    _logging(settings)
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port,
+        log_level=settings.log_level.lower(), proxy_headers=True,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the task-queue consumer (VOD encoding, thumbnails)."""
+    from vsrc.tasks.queue import build_queue
+
+    settings = _settings()
+    _logging(settings)
+    queue = build_queue(settings)
+    consumer = queue.huey.create_consumer(workers=settings.workers, worker_type="thread", check_worker_health=True)
+    consumer.run()
+
+
+@app.command()
+def serve() -> None:
+    """All-in-one: migrate, then the API, the encoding worker and RTMP ingest in one command."""
+    settings = _settings()
+    _logging(settings)
+    _migrate(settings)
+    children = [subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=os.environ.copy())]
+    try:
+        api()
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@app.command()
+def doctor() -> None:
+    """Check ffmpeg, the database, storage and the queue; print what is wrong."""
+    from vsrc.doctor import run_checks
+
+    settings = _settings()
+    problems = 0
+    for name, ok, detail in run_checks(settings):
+        mark = "[green]ok[/green]" if ok else "[red]FAIL[/red]"
+        Console().print(f"{mark:>20}  {name}: {detail}")
+        problems += not ok
+    raise typer.Exit(1 if problems else 0)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the key by")],
+    permission: Annotated[str, typer.Option(help="read or write")] = "read",
+    account: Annotated[str, typer.Option(help="Account email (created if missing)")] = "admin@localhost",
+) -> None:
+    """Create an API key; the key is printed alone on the last line (shown once)."""
+    from vsrc.db.session import transaction
+    from vsrc.services.keys import create_key
+
+    settings = _settings()
+    try:
+        with transaction(_sessions(settings)) as session:
+            created = create_key(session, name=name, permission=permission, account_email=account)
+    except VsrcError as exc:
+        err.print(f"[red]error:[/red] {exc.message} {getattr(exc, 'errors', '')}")
+        raise typer.Exit(2) from exc
+    err.print(f"Created {permission} key '{name}' for {account}. Store it now: it is not shown again.")
+    typer.echo(created.plaintext)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (prefix, name, permission, account, last use, revoked)."""
+    from vsrc.db.session import transaction
+    from vsrc.services.keys import list_keys
+    from vsrc.timeutil import iso_ms
+
+    settings = _settings()
+    table = Table("prefix", "name", "permission", "account", "created", "last used", "revoked")
+    with transaction(_sessions(settings)) as session:
+        for key, email in list_keys(session):
+            table.add_row(
+                key.prefix, key.name, key.permission, email, iso_ms(key.created_at),
+                iso_ms(key.last_used_at) if key.last_used_at else "-",
+                iso_ms(key.revoked_at) if key.revoked_at else "-",
+            )
+    Console(width=200).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (or the whole key)")]) -> None:
+    """Revoke an API key; requests with it get 401 from now on."""
+    from vsrc.db.session import transaction
+    from vsrc.services.keys import revoke_key
+
+    settings = _settings()
+    try:
+        with transaction(_sessions(settings)) as session:
+            key = revoke_key(session, prefix=prefix)
+    except VsrcError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    typer.echo(f"revoked {key.prefix} ({key.name})")
+
+
+def main() -> None:
+    app()

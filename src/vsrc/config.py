@@ -1,0 +1,124 @@
+"""Settings: the only module that reads the environment (prefix ``VSRC_``)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*(/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+
+
+class Settings(BaseSettings):
+    """Every configuration knob of VSRC; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="VSRC_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where SQLite, the queue and media live")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under data_dir if unset")
+    redis_url: str | None = Field(default=None, description="Redis for the queue and rate limits")
+    storage_url: str | None = Field(default=None, description="file:///path (default: data_dir/storage)")
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    rtmp_host: str = "0.0.0.0"
+    rtmp_port: int = Field(default=1935, ge=0, le=65535)
+    public_url: str = "http://localhost:8000"
+    rtmp_public_url: str = "rtmp://localhost:1935/live"
+    rtmp_region: str = "default"
+    workers: int = Field(default=1, ge=1, le=64)
+    max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
+    rate_limit: str = "1000/15 minutes"
+    ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
+
+    @field_validator("public_url", "rtmp_public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("rtmp_public_url")
+    @classmethod
+    def _rtmp_url(cls, value: str) -> str:
+        if not value.startswith(("rtmp://", "rtmps://")):
+            raise ValueError("must start with rtmp:// or rtmps://")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not _RATE_RE.match(value):
+            raise ValueError("must look like '1000/15 minutes' or '100 per minute'")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("file://"):
+            raise ValueError("only file:// storage URLs are supported so far")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'vsrc.db'}"
+
+    @cached_property
+    def storage_root(self) -> Path:
+        if self.storage_url:
+            return Path(self.storage_url.removeprefix("file://")).expanduser().resolve()
+        return self.data_dir / "storage"
+
+    @cached_property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @cached_property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    @cached_property
+    def ffmpeg_path(self) -> str:
+        if self.ffmpeg:
+            return self.ffmpeg
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+    @cached_property
+    def rate_limit_item(self) -> str:
+        """The rate limit in the `limits` library's syntax, e.g. ``1000 per 15 minute``."""
+        match = _RATE_RE.match(self.rate_limit)
+        assert match is not None  # validated above
+        amount, _, multiple, unit = match.groups()
+        return f"{amount} per {multiple or 1} {unit.lower()}"
+
+
+def load_settings() -> Settings:
+    """Read and validate settings from the environment; raises ``ConfigError`` with a clear message."""
+    from pydantic import ValidationError
+
+    from vsrc.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VSRC_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

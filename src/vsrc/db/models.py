@@ -1,0 +1,148 @@
+"""SQLAlchemy 2 models (typed ``Mapped[]`` columns only; behaviour lives in ``vsrc.services``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Float, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from vsrc.timeutil import utcnow
+
+DEFAULT_TAG_COLOR = "#6c757d"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    permission: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship()
+
+
+media_tags = Table(
+    "media_tags",
+    Base.metadata,
+    Column("media_id", ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_media_tags_tag_media", "tag_id", "media_id"),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("account_id", "name_key", name="uq_tags_account_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    # Lower-cased name: tags match case-insensitively with a plain indexed equality on any database.
+    name_key: Mapped[str] = mapped_column(String(255))
+    color: Mapped[str] = mapped_column(String(7), default=DEFAULT_TAG_COLOR)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EncodingProfile(Base):
+    __tablename__ = "encoding_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL account: a built-in profile every account may use.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    rungs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    audio_bitrate: Mapped[int] = mapped_column(default=128_000)
+    preset: Mapped[str] = mapped_column(String(16), default="veryfast")
+    segment_seconds: Mapped[int] = mapped_column(default=4)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Media(Base):
+    __tablename__ = "media"
+    __table_args__ = (
+        Index("ix_media_account_created", "account_id", "created_at", "id"),
+        Index("ix_media_account_status_created", "account_id", "encoding_status", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(64))
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    source_key: Mapped[str] = mapped_column(String(512))
+    encoding_status: Mapped[str] = mapped_column(String(16), default="pending")
+    upload_status: Mapped[str] = mapped_column(String(16), default="completed")
+    encoding_progress: Mapped[int] = mapped_column(default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    encode_attempts: Mapped[int] = mapped_column(default=0)
+    # Refreshed by the worker while it encodes; a stale one means the worker died (the job is re-queued).
+    encode_heartbeat_at: Mapped[datetime | None]
+    original_width: Mapped[int | None]
+    original_height: Mapped[int | None]
+    duration: Mapped[float | None] = mapped_column(Float)
+    encoding_profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("encoding_profiles.id", ondelete="SET NULL")
+    )
+    live_stream_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_streams.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    tags: Mapped[list[Tag]] = relationship(secondary=media_tags, order_by=Tag.id)
+
+
+class RtmpServer(Base):
+    __tablename__ = "rtmp_servers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    rtmp_url: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="online")
+    last_heartbeat_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveStream(Base):
+    __tablename__ = "live_streams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("rtmp_servers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    stream_key: Mapped[str] = mapped_column(String(128), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="idle")
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    session_started_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    server: Mapped[RtmpServer] = relationship()

@@ -1,0 +1,67 @@
+"""``vsrc doctor``: checks of everything VSRC needs, each with a readable verdict."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+from sqlalchemy import text
+
+from vsrc.config import Settings
+
+Check = tuple[str, bool, str]
+
+
+def _ffmpeg(settings: Settings) -> Check:
+    try:
+        out = subprocess.run([settings.ffmpeg_path, "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return "ffmpeg", False, f"{settings.ffmpeg_path}: {exc}"
+    if "libx264" not in out:
+        return "ffmpeg", False, f"{settings.ffmpeg_path} has no libx264 encoder"
+    return "ffmpeg", True, settings.ffmpeg_path
+
+
+def _database(settings: Settings) -> Check:
+    from vsrc.db.session import make_engine
+
+    try:
+        engine = make_engine(settings.sqlalchemy_url)
+        with engine.connect() as conn:
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        engine.dispose()
+    except Exception as exc:  # any driver error is a finding to print, not a crash
+        return "database", False, f"{exc.__class__.__name__}: {exc} (did you run 'vsrc migrate'?)"
+    return "database", True, f"{settings.sqlalchemy_url.split('@')[-1]} at revision {version}"
+
+
+def _storage(settings: Settings) -> Check:
+    root = settings.storage_root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".doctor"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return "storage", False, f"{root} is not writable: {exc}"
+    free = shutil.disk_usage(root).free
+    if free < 1024**3:
+        return "storage", False, f"{root}: only {free // 1024**2} MiB free"
+    return "storage", True, f"{root} ({free // 1024**3} GiB free)"
+
+
+def _queue(settings: Settings) -> Check:
+    from vsrc.tasks.queue import create_huey
+
+    try:
+        pending = create_huey(settings).pending_count()
+    except Exception as exc:  # any backend error is a finding to print
+        return "queue", False, f"{exc.__class__.__name__}: {exc}"
+    return "queue", True, f"{settings.redis_url or settings.queue_path} ({pending} pending)"
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    for check in (_ffmpeg, _database, _storage, _queue):
+        yield check(settings)

@@ -1,0 +1,19 @@
+"""Public identifiers: ``vod_``/``live_`` + UUID4, and their validation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+VOD_PREFIX = "vod_"
+LIVE_PREFIX = "live_"
+VOD_ID_RE = re.compile(r"^vod_[a-f0-9\-]+$")
+MEDIA_ID_RE = re.compile(r"^(vod|live)_[a-f0-9\-]+$")
+
+
+def new_vod_id() -> str:
+    return VOD_PREFIX + str(uuid.uuid4())
+
+
+def new_live_id() -> str:
+    return LIVE_PREFIX + str(uuid.uuid4())

@@ -1,0 +1,277 @@
+"""In-process probing with PyAV (the bundled ffmpeg has no ffprobe).
+
+:func:`probe` opens the container, picks the main video stream, and decodes the first frame: a
+file is only accepted when at least one video frame actually decodes. Rotation is read from that
+decoded frame (``frame.rotation``, i.e. the display matrix), the only place PyAV exposes it.
+A typical call takes ~10-25 ms.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+
+from vsrc.media.errors import ProbeError
+
+__all__ = [
+    "ACCEPTED_MIME_TYPES",
+    "SourceInfo",
+    "guess_mime_type",
+    "probe",
+]
+
+#: MIME types of the accepted upload containers (MP4, WebM, MOV, AVI, MKV, FLV, WMV, M4V).
+ACCEPTED_MIME_TYPES: frozenset[str] = frozenset(
+    {
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+        "video/x-msvideo",
+        "video/x-matroska",
+        "video/x-flv",
+        "video/x-ms-wmv",
+        "video/x-m4v",
+    }
+)
+
+# How many packets of the video stream we demux at most while looking for the first frame.
+_MAX_PACKETS_FOR_FIRST_FRAME = 600
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the pipeline needs to know about a source video.
+
+    ``width``/``height`` are the decoded (coded, cropped) picture size as stored. ``rotation`` is
+    the display rotation in degrees (0, 90, 180 or 270; other angles are kept as is) taken from
+    the display matrix of the first decoded frame. ``display_width``/``display_height`` are the
+    size the picture is shown at: the non-square sample aspect ratio applied to the width (if
+    any), then swapped for 90/270 rotations. Rungs are planned from the display size because
+    ffmpeg auto-rotates while decoding.
+
+    ``fps`` is the average frame rate (frames / duration) as a float; ``frame_rate`` is the
+    nominal rate ffmpeg would use for constant-frame-rate output (``guessed_rate``), as an exact
+    fraction (e.g. 30000/1001), or None when the file carries none. ``is_vfr`` is True when the
+    two differ by more than 1 %.
+    """
+
+    width: int
+    height: int
+    rotation: int
+    display_width: int
+    display_height: int
+    fps: float
+    duration: float
+    has_audio: bool
+    video_codec: str
+    format_name: str
+    mime_type: str
+    bit_rate: int | None
+    frame_rate: Fraction | None = None
+    is_vfr: bool = False
+    pix_fmt: str | None = None
+    sample_aspect_ratio: Fraction | None = None
+    audio_codec: str | None = None
+    audio_channels: int | None = None
+    audio_sample_rate: int | None = None
+    video_stream_index: int = 0
+    audio_stream_index: int | None = None
+
+    @property
+    def is_portrait(self) -> bool:
+        return self.display_height > self.display_width
+
+    @property
+    def short_side(self) -> int:
+        return min(self.display_width, self.display_height)
+
+    @property
+    def long_side(self) -> int:
+        return max(self.display_width, self.display_height)
+
+
+def guess_mime_type(
+    format_name: str,
+    extension: str = "",
+    *,
+    video_codec: str | None = None,
+    major_brand: str | None = None,
+) -> str | None:
+    """MIME type of an accepted container, or None when the container is not accepted.
+
+    ``format_name`` is the demuxer name as PyAV/ffmpeg reports it (``"mov,mp4,m4a,3gp,3g2,mj2"``,
+    ``"matroska,webm"``, ``"avi"``, ``"flv"``, ``"asf"``); the file extension (with or without the
+    dot) and the MP4 ``major_brand`` tell apart the variants one demuxer handles.
+    """
+    names = set(format_name.lower().split(","))
+    ext = extension.lower().lstrip(".")
+    brand = (major_brand or "").strip().lower()
+    if names & {"mov", "mp4"}:
+        if ext == "mov" or brand == "qt":
+            return "video/quicktime"
+        if ext == "m4v" or brand == "m4v":
+            return "video/x-m4v"
+        if ext in {"3gp", "3gpp"}:
+            return "video/3gpp"
+        return "video/mp4"
+    if names & {"matroska", "webm"}:
+        if ext == "webm":
+            return "video/webm"
+        if ext in {"mkv", "mk3d"}:
+            return "video/x-matroska"
+        if video_codec in {"vp8", "vp9", "av1"}:
+            return "video/webm"
+        return "video/x-matroska"
+    if "avi" in names:
+        return "video/x-msvideo"
+    if names & {"flv", "live_flv"}:
+        return "video/x-flv"
+    if names & {"asf", "asf_o"}:
+        return "video/x-ms-wmv"
+    return None
+
+
+def _rate(value: Fraction | None) -> Fraction | None:
+    if value is None or value <= 0:
+        return None
+    return Fraction(value)
+
+
+def _pick_video_stream(container: InputContainer) -> VideoStream:
+    candidates = [s for s in container.streams.video if not (s.disposition & Disposition.attached_pic)]
+    if not candidates:
+        raise ProbeError("The file contains no video stream.")
+    # Prefer the stream marked default, then the largest picture.
+    def key(s: VideoStream) -> tuple[int, int]:
+        cc = s.codec_context
+        return (1 if s.disposition & Disposition.default else 0, (cc.width or 0) * (cc.height or 0))
+
+    return max(candidates, key=key)
+
+
+def _first_frame(container: InputContainer, stream: VideoStream) -> VideoFrame:
+    packets = 0
+    for packet in container.demux(stream):
+        packets += 1
+        for frame in packet.decode():
+            if isinstance(frame, VideoFrame):
+                return frame
+        if packets >= _MAX_PACKETS_FOR_FIRST_FRAME:
+            break
+    raise ProbeError("No video frame could be decoded from the file.")
+
+
+def _normalise_rotation(value: float) -> int:
+    degrees = round(value) % 360
+    nearest = round(degrees / 90) * 90 % 360
+    return nearest if abs(degrees - nearest) <= 1 else degrees
+
+
+def _even_round(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def probe(path: str | os.PathLike[str]) -> SourceInfo:
+    """Probe ``path`` and decode its first video frame.
+
+    Raises :class:`ProbeError` when the file cannot be opened as media, is not in an accepted
+    container (MP4, WebM, MOV, AVI, MKV, FLV, WMV, M4V), has no video stream (audio only, cover
+    art only) or no frame of its video stream decodes. A missing file raises
+    ``FileNotFoundError``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(str(p))
+    try:
+        container = av.open(str(p), mode="r", metadata_errors="ignore")
+    except FileNotFoundError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeError) as exc:
+        raise ProbeError("The file is not a readable video file.") from exc
+    try:
+        return _probe_open(container, p)
+    except ProbeError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeError, ZeroDivisionError) as exc:
+        raise ProbeError("The video stream could not be decoded.") from exc
+    finally:
+        container.close()
+
+
+def _probe_open(container: InputContainer, p: Path) -> SourceInfo:
+    format_name = container.format.name
+    stream = _pick_video_stream(container)
+    cc = stream.codec_context
+    video_codec = cc.name
+    major_brand = container.metadata.get("major_brand")
+    mime = guess_mime_type(format_name, p.suffix, video_codec=video_codec, major_brand=major_brand)
+    if mime is None:
+        raise ProbeError(
+            "Unsupported container format; accepted formats are MP4, WebM, MOV, AVI, MKV, FLV, WMV and M4V."
+        )
+
+    audio_streams = list(container.streams.audio)
+    audio = audio_streams[0] if audio_streams else None
+
+    avg = _rate(stream.average_rate)
+    guessed = _rate(stream.guessed_rate) or avg
+
+    duration = 0.0
+    if container.duration is not None and container.duration > 0:
+        duration = container.duration / 1_000_000
+    elif stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+
+    frame = _first_frame(container, stream)
+    width, height = frame.width, frame.height
+    if width <= 0 or height <= 0:
+        raise ProbeError("The video stream has no picture size.")
+    rotation = _normalise_rotation(float(frame.rotation or 0))
+
+    sar_raw = stream.sample_aspect_ratio or cc.sample_aspect_ratio
+    sar = Fraction(sar_raw) if sar_raw is not None and sar_raw > 0 else None
+    display_w = width if sar is None or sar == 1 else _even_round(width * float(sar))
+    display_h = height
+    if rotation in (90, 270):
+        display_w, display_h = display_h, display_w
+
+    fps = float(avg) if avg else (float(guessed) if guessed else 0.0)
+    if not math.isfinite(fps):
+        fps = 0.0
+    is_vfr = bool(avg and guessed and abs(float(avg) - float(guessed)) > 0.01 * float(guessed))
+
+    bit_rate = container.bit_rate if container.bit_rate and container.bit_rate > 0 else None
+
+    return SourceInfo(
+        width=width,
+        height=height,
+        rotation=rotation,
+        display_width=display_w,
+        display_height=display_h,
+        fps=fps,
+        duration=duration,
+        has_audio=audio is not None,
+        video_codec=video_codec,
+        format_name=format_name,
+        mime_type=mime,
+        bit_rate=bit_rate,
+        frame_rate=guessed,
+        is_vfr=is_vfr,
+        pix_fmt=frame.format.name if frame.format is not None else None,
+        sample_aspect_ratio=sar,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+        audio_channels=audio.codec_context.channels if audio is not None else None,
+        audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+        video_stream_index=stream.index,
+        audio_stream_index=audio.index if audio is not None else None,
+    )

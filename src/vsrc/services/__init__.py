@@ -1,0 +1,1 @@
+"""Use-cases: keyword-only functions over a SQLAlchemy session that raise ``vsrc.errors``."""

@@ -1,0 +1,30 @@
+"""The HTML/JavaScript embed snippet for a VOD or live media item."""
+
+from __future__ import annotations
+
+import json
+
+
+def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
+    """The snippet of the seed: a video.js element, the player script, and the VSRCPlayer call."""
+    element_id = f"{player_type}-player-{media_id.split('_', 1)[1].replace('-', '')[:12]}"
+    script = f"{public_url}/player/dist/vsrc-player.js"
+    # json.dumps gives a JS string literal that is safe inside the inline script.
+    return (
+        f'<video id="{element_id}" class="video-js vjs-default-skin" controls></video>\n\n'
+        "<!-- VSRCPlayer Library -->\n"
+        f'<script src="{script}"></script>\n\n'
+        "<script>\n"
+        f"  const player = new VSRCPlayer('#{element_id}', {{\n"
+        f"    type: '{player_type}',\n"
+        f"    mediaId: {json.dumps(media_id)},\n"
+        f"    apiBase: {json.dumps(public_url)},\n"
+        "    onReady: (playerInstance) => {\n"
+        "      console.log('VSRCPlayer is ready');\n"
+        "    },\n"
+        "    onError: (error) => {\n"
+        "      console.error('Error occurred', error);\n"
+        "    }\n"
+        "  });\n"
+        "</script>\n"
+    )

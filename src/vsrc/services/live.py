@@ -1,0 +1,97 @@
+"""Live streams: RTMP server selection and stream-key issuing."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from vsrc.db.models import LiveStream, RtmpServer
+from vsrc.errors import FieldError, NotFound, ValidationFailed
+from vsrc.ids import new_live_id
+from vsrc.timeutil import utcnow
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+def validate_live_fields(*, title: str | None, description: str | None, region: str | None) -> None:
+    errors = []
+    if not 1 <= len((title or "").strip()) <= 255:
+        errors.append(FieldError("title", "title is required and must be 1 to 255 characters"))
+    if description is not None and len(description) > 1000:
+        errors.append(FieldError("description", "description must be at most 1000 characters"))
+    if region is not None and not 1 <= len(region) <= 64:
+        errors.append(FieldError("region", "region must be 1 to 64 characters"))
+    if errors:
+        raise ValidationFailed("Validation failed", errors)
+
+
+def pick_server(session: Session, *, server_id: int | None, region: str | None) -> RtmpServer:
+    """By id, else the least-loaded online server of ``region``, else the least-loaded online one."""
+    if server_id is not None:
+        server = session.get(RtmpServer, server_id)
+        if server is None:
+            raise ValidationFailed.field("serverId", f"unknown RTMP server {server_id}")
+        if server.status != "online":
+            raise ValidationFailed.field("serverId", f"RTMP server {server_id} is {server.status}")
+        return server
+    load = (
+        select(LiveStream.server_id, func.count().label("n"))
+        .where(LiveStream.status == "live")
+        .group_by(LiveStream.server_id)
+        .subquery()
+    )
+    query = (
+        select(RtmpServer)
+        .outerjoin(load, load.c.server_id == RtmpServer.id)
+        .where(RtmpServer.status == "online")
+        .order_by(func.coalesce(load.c.n, 0), RtmpServer.id)
+    )
+    if region is not None:
+        query = query.where(RtmpServer.region == region)
+    server = session.scalars(query.limit(1)).first()
+    if server is None:
+        field = "region" if region is not None else "serverId"
+        where = f" in region {region!r}" if region is not None else ""
+        raise ValidationFailed.field(field, f"no online RTMP server{where}")
+    return server
+
+
+def create_live(
+    session: Session,
+    *,
+    account_id: int,
+    title: str,
+    description: str | None,
+    region: str | None,
+    server_id: int | None,
+) -> LiveStream:
+    validate_live_fields(title=title, description=description, region=region)
+    server = pick_server(session, server_id=server_id, region=region)
+    stream = LiveStream(
+        public_id=new_live_id(),
+        account_id=account_id,
+        server_id=server.id,
+        title=title.strip(),
+        description=description or None,
+        stream_key=f"{server.id}_{secrets.token_hex(16)}",
+        status="idle",
+        expires_at=utcnow() + KEY_LIFETIME,
+    )
+    stream.server = server
+    session.add(stream)
+    session.flush()
+    return stream
+
+
+def get_live(session: Session, *, account_id: int, public_id: str) -> LiveStream:
+    stream = session.scalar(
+        select(LiveStream)
+        .where(LiveStream.public_id == public_id, LiveStream.account_id == account_id)
+        .options(joinedload(LiveStream.server))
+    )
+    if stream is None:
+        raise NotFound("Live stream not found")
+    return stream

@@ -1,0 +1,212 @@
+"""VOD media use-cases: create after upload, list, tag search, get, delete."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from vsrc.db.models import EncodingProfile, Media, Tag, media_tags
+from vsrc.errors import FieldError, NotFound, ValidationFailed
+from vsrc.ids import VOD_ID_RE
+from vsrc.services.tags import get_or_create_tags, parse_tags
+from vsrc.storage import Storage
+
+log = logging.getLogger("vsrc.services.media")
+
+ENCODING_STATUSES = ("pending", "processing", "completed", "failed")
+MATCH_MODES = ("any", "all")
+
+
+@dataclass(frozen=True)
+class MediaFields:
+    """Validated user-supplied fields of an upload."""
+
+    title: str
+    description: str | None
+    tags: list[str]
+    encoding_profile_id: int | None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Media]
+    page: int
+    limit: int
+    total: int
+
+    @property
+    def total_pages(self) -> int:
+        return (self.total + self.limit - 1) // self.limit
+
+
+def validate_fields(
+    *, title: str | None, description: str | None, tags: str | None, encoding_profile_id: str | None
+) -> MediaFields:
+    """Check the upload form's text fields; raises ``ValidationFailed`` naming every bad field."""
+    errors: list[FieldError] = []
+    title = (title or "").strip()
+    if not 1 <= len(title) <= 255:
+        errors.append(FieldError("title", "title is required and must be 1 to 255 characters"))
+    if description is not None and len(description) > 1000:
+        errors.append(FieldError("description", "description must be at most 1000 characters"))
+    tag_names: list[str] = []
+    if tags is not None and len(tags) > 500:
+        errors.append(FieldError("tags", "tags must be at most 500 characters"))
+    else:
+        try:
+            tag_names = parse_tags(tags)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    profile_id: int | None = None
+    if encoding_profile_id not in (None, ""):
+        try:
+            profile_id = int(str(encoding_profile_id))
+        except ValueError:
+            errors.append(FieldError("encodingProfileId", "encodingProfileId must be an integer"))
+    if errors:
+        raise ValidationFailed("Validation failed", errors)
+    return MediaFields(title, description or None, tag_names, profile_id)
+
+
+def check_profile(session: Session, *, account_id: int, profile_id: int | None) -> None:
+    if profile_id is None:
+        return
+    profile = session.get(EncodingProfile, profile_id)
+    if profile is None or profile.account_id not in (None, account_id):
+        raise ValidationFailed.field("encodingProfileId", f"unknown encoding profile {profile_id}")
+
+
+def create_media(
+    session: Session,
+    *,
+    account_id: int,
+    public_id: str,
+    fields: MediaFields,
+    file_size: int,
+    mime_type: str,
+    source_key: str,
+    original_filename: str | None,
+    width: int | None,
+    height: int | None,
+    duration: float | None,
+) -> Media:
+    check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
+    media = Media(
+        public_id=public_id,
+        account_id=account_id,
+        title=fields.title,
+        description=fields.description,
+        file_size=file_size,
+        mime_type=mime_type,
+        source_key=source_key,
+        original_filename=original_filename,
+        encoding_status="pending",
+        upload_status="completed",
+        original_width=width,
+        original_height=height,
+        duration=duration,
+        encoding_profile_id=fields.encoding_profile_id,
+    )
+    media.tags = get_or_create_tags(session, account_id=account_id, names=fields.tags)
+    session.add(media)
+    session.flush()
+    return media
+
+
+def check_paging(page: int, limit: int) -> None:
+    errors = []
+    if page < 1:
+        errors.append(FieldError("page", "page must be >= 1"))
+    if not 1 <= limit <= 100:
+        errors.append(FieldError("limit", "limit must be between 1 and 100"))
+    if errors:
+        raise ValidationFailed("Validation failed", errors)
+
+
+def _paginate(session: Session, query: Select[Any], *, page: int, limit: int) -> Page:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    ids = list(
+        session.scalars(
+            query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit).offset((page - 1) * limit)
+        )
+    )
+    if not ids:
+        return Page([], page, limit, total)
+    rows = session.scalars(select(Media).where(Media.id.in_(ids)).options(selectinload(Media.tags)))
+    by_id = {m.id: m for m in rows}
+    return Page([by_id[i] for i in ids if i in by_id], page, limit, total)
+
+
+def list_media(
+    session: Session, *, account_id: int, page: int = 1, limit: int = 20, status: str | None = None
+) -> Page:
+    check_paging(page, limit)
+    query = select(Media.id).where(Media.account_id == account_id)
+    if status is not None:
+        if status not in ENCODING_STATUSES:
+            raise ValidationFailed.field("encodingStatus", f"must be one of {', '.join(ENCODING_STATUSES)}")
+        query = query.where(Media.encoding_status == status)
+    return _paginate(session, query, page=page, limit=limit)
+
+
+def search_media(
+    session: Session, *, account_id: int, tags: str | None, match: str = "any", page: int = 1, limit: int = 20
+) -> Page:
+    """Media carrying any (OR) or all (AND) of the comma-listed tags, newest first."""
+    check_paging(page, limit)
+    if match not in MATCH_MODES:
+        raise ValidationFailed.field("match", "must be 'any' or 'all'")
+    if tags is not None and len(tags) > 500:
+        raise ValidationFailed.field("tags", "tags must be at most 500 characters")
+    keys = [n.lower() for n in parse_tags(tags)]
+    if not keys:
+        raise ValidationFailed.field("tags", "at least one tag is required")
+    tag_ids = list(session.scalars(select(Tag.id).where(Tag.account_id == account_id, Tag.name_key.in_(keys))))
+    if len(tag_ids) < (len(keys) if match == "all" else 1):
+        return Page([], page, limit, 0)
+    matching = select(media_tags.c.media_id).where(media_tags.c.tag_id.in_(tag_ids))
+    if match == "all":
+        matching = matching.group_by(media_tags.c.media_id).having(func.count() == len(tag_ids))
+    query = select(Media.id).where(Media.account_id == account_id, Media.id.in_(matching))
+    return _paginate(session, query, page=page, limit=limit)
+
+
+def check_vod_id(public_id: str) -> None:
+    if not VOD_ID_RE.match(public_id):
+        raise ValidationFailed.field("mediaId", "mediaId must look like vod_<uuid>")
+
+
+def get_media(session: Session, *, account_id: int, public_id: str) -> Media:
+    check_vod_id(public_id)
+    media = session.scalar(
+        select(Media)
+        .where(Media.public_id == public_id, Media.account_id == account_id)
+        .options(selectinload(Media.tags))
+    )
+    if media is None:
+        raise NotFound("Media not found")
+    return media
+
+
+def media_prefixes(public_id: str) -> list[str]:
+    """Every storage prefix that may hold files of one media item."""
+    return [f"media/{public_id}", f"hls/{public_id}", f"thumbnails/{public_id}"]
+
+
+def delete_media(session: Session, *, account_id: int, public_id: str) -> None:
+    """Delete the row and its tag links; the caller removes files after commit (``purge_files``)."""
+    media = get_media(session, account_id=account_id, public_id=public_id)
+    session.delete(media)
+    session.flush()
+
+
+def purge_files(storage: Storage, public_id: str) -> int:
+    removed = 0
+    for prefix in media_prefixes(public_id):
+        removed += storage.delete_prefix(prefix)
+    log.info("deleted %d stored files of %s", removed, public_id)
+    return removed

@@ -1,0 +1,94 @@
+"""Turning a received upload into a stored media item, and removing one again.
+
+Order matters for "loses nothing, leaves nothing": validate the form, probe the temp file, move it
+into storage, then commit the row; any failure removes whatever was already written.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path, PurePath
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vsrc.db.models import Media
+from vsrc.db.session import transaction
+from vsrc.errors import UnsupportedMedia
+from vsrc.ids import new_vod_id
+from vsrc.media.errors import ProbeError
+from vsrc.media.probe import probe
+from vsrc.services import media as media_service
+from vsrc.storage import Storage
+
+log = logging.getLogger("vsrc.services.uploads")
+
+
+class Upload(Protocol):
+    """What ingest needs of a received upload (see ``vsrc.api.uploads.ReceivedUpload``)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def filename(self) -> str | None: ...
+    @property
+    def fields(self) -> dict[str, str | None]: ...
+
+    def discard(self) -> None: ...
+
+
+def source_key(public_id: str, filename: str | None) -> str:
+    suffix = PurePath(filename or "").suffix.lower()
+    if not suffix[1:].isalnum() or len(suffix) > 6:
+        suffix = ""
+    return f"media/{public_id}/original{suffix}"
+
+
+def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *, account_id: int) -> Media:
+    """Validate, probe, store and record an upload; the temp file is consumed or removed."""
+    stored_key: str | None = None
+    try:
+        fields = media_service.validate_fields(
+            title=upload.fields.get("title"),
+            description=upload.fields.get("description"),
+            tags=upload.fields.get("tags"),
+            encoding_profile_id=upload.fields.get("encodingProfileId"),
+        )
+        with transaction(sessions) as session:
+            media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
+        try:
+            info = probe(upload.path)
+        except ProbeError as exc:
+            raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
+        public_id = new_vod_id()
+        stored_key = source_key(public_id, upload.filename)
+        storage.put_file(stored_key, upload.path)
+        with transaction(sessions) as session:
+            return media_service.create_media(
+                session,
+                account_id=account_id,
+                public_id=public_id,
+                fields=fields,
+                file_size=upload.size,
+                mime_type=info.mime_type,
+                source_key=stored_key,
+                original_filename=(upload.filename or "")[:255] or None,
+                width=info.display_width,
+                height=info.display_height,
+                duration=info.duration,
+            )
+    except BaseException:
+        if stored_key is not None:
+            storage.delete_prefix(stored_key.rsplit("/", 1)[0])
+        raise
+    finally:
+        upload.discard()
+
+
+def remove(sessions: sessionmaker[Session], storage: Storage, *, account_id: int, public_id: str) -> None:
+    """Delete the row (tag links cascade) and, once that is committed, every stored file."""
+    with transaction(sessions) as session:
+        media_service.delete_media(session, account_id=account_id, public_id=public_id)
+    media_service.purge_files(storage, public_id)

@@ -1,0 +1,1 @@
+"""Background jobs on Huey: queue set-up, job handlers, and the worker context."""
