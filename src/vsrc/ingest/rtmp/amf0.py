@@ -69,7 +69,7 @@ class AmfDate:
 
 
 AmfValue: TypeAlias = Union[
-    float, int, bool, str, None, Undefined, AmfDate, "dict[str, AmfValue]", "list[AmfValue]"
+    float, int, bool, str, Undefined, AmfDate, "dict[str, AmfValue]", "list[AmfValue]", None
 ]
 
 

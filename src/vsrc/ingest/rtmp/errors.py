@@ -1,8 +1,8 @@
 """The RTMP exception tree.
 
-    RtmpError
-    ├── ProtocolError     the peer sent bytes that break the RTMP/AMF0 rules or our caps
-    └── PublishRejected   the publish request was refused (bad or expired key, ...)
+RtmpError
+├── ProtocolError     the peer sent bytes that break the RTMP/AMF0 rules or our caps
+└── PublishRejected   the publish request was refused (bad or expired key, ...)
 """
 
 from __future__ import annotations
