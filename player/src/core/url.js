@@ -1,0 +1,108 @@
+// Pure URL helpers: no DOM access, everything is passed in.
+
+/**
+ * Origin of an absolute URL ("https://cdn.example.com:8443"), or '' when the
+ * string is not an absolute http(s) URL.
+ */
+export function originOf(url) {
+  if (!url || typeof url !== 'string') return '';
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return '';
+    return u.origin;
+  } catch {
+    return '';
+  }
+}
+
+/** Remove trailing slashes ("https://x/"  -> "https://x"). */
+export function trimSlashes(base) {
+  return String(base).replace(/\/+$/, '');
+}
+
+/**
+ * Work out the API base URL.
+ *  1. options.apiBase when given (absolute, or relative to the page);
+ *  2. the origin the player script was loaded from (document.currentScript.src
+ *     captured at load time);
+ *  3. the page origin (window.location.origin).
+ * @param {{apiBase?: string, scriptSrc?: string, pageHref?: string, pageOrigin?: string}} p
+ */
+export function resolveApiBase({ apiBase, scriptSrc, pageHref, pageOrigin } = {}) {
+  if (apiBase !== undefined && apiBase !== null && apiBase !== '') {
+    const s = String(apiBase);
+    if (/^https?:\/\//i.test(s)) return trimSlashes(s);
+    // Relative ("/vsrc", "//host") — resolve against the page.
+    const ref = pageHref || pageOrigin;
+    if (ref) {
+      try {
+        return trimSlashes(new URL(s, ref).href);
+      } catch {
+        /* fall through */
+      }
+    }
+    return trimSlashes(s);
+  }
+  const fromScript = originOf(scriptSrc);
+  if (fromScript) return fromScript;
+  if (pageOrigin && pageOrigin !== 'null') return trimSlashes(pageOrigin);
+  const fromHref = originOf(pageHref);
+  if (fromHref) return fromHref;
+  return '';
+}
+
+const enc = (id) => encodeURIComponent(String(id));
+
+export function resolveUrl(apiBase, mediaId) {
+  return `${trimSlashes(apiBase)}/hls/resolve/${enc(mediaId)}`;
+}
+
+export function posterUrl(apiBase, mediaId) {
+  return `${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/poster.jpg`;
+}
+
+export function storyboardUrl(apiBase, mediaId) {
+  return `${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/storyboard.vtt`;
+}
+
+export function analyticsHttpUrls(apiBase, analyticsUrl) {
+  if (analyticsUrl) {
+    // Override: a batch endpoint URL. The single-event endpoint is derived
+    // when it follows the standard ".../batch" naming, else the same URL is used.
+    const batch = trimSlashes(analyticsUrl);
+    const single = /\/batch$/.test(batch) ? batch.replace(/\/batch$/, '/event') : batch;
+    return { batch, single };
+  }
+  const b = trimSlashes(apiBase);
+  return { batch: `${b}/api/analytics/batch`, single: `${b}/api/analytics/event` };
+}
+
+/** ws(s)://{apiBase host}/ws/analytics  ('' when apiBase is not absolute). */
+export function analyticsWsUrl(apiBase) {
+  try {
+    const u = new URL(trimSlashes(apiBase));
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return '';
+    const proto = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    const path = u.pathname.replace(/\/+$/, '');
+    return `${proto}//${u.host}${path}/ws/analytics`;
+  } catch {
+    return '';
+  }
+}
+
+/** Infer 'vod' | 'live' from the id prefix; undefined when it has none. */
+export function typeFromMediaId(mediaId) {
+  if (typeof mediaId !== 'string') return undefined;
+  if (mediaId.startsWith('live_')) return 'live';
+  if (mediaId.startsWith('vod_')) return 'vod';
+  return undefined;
+}
+
+/**
+ * Does setSource()'s argument look like a playlist URL rather than a media id?
+ * Media ids are "vod_<uuid>" / "live_<uuid>" (no slashes, no dots).
+ */
+export function looksLikeUrl(s) {
+  if (typeof s !== 'string') return false;
+  return /^(https?:)?\/\//i.test(s) || s.startsWith('/') || s.startsWith('./') || /\.m3u8(\?|#|$)/i.test(s) || s.startsWith('blob:');
+}
