@@ -43,6 +43,26 @@ def tag(tag_type: int, timestamp: int, payload: bytes) -> bytes:
     return header + payload + struct.pack(">I", _AGGREGATE_HEADER + len(payload))
 
 
+def is_sequence_header(type_id: int, payload: bytes) -> bool:
+    """Whether an audio/video message is codec configuration rather than a frame.
+
+    Covers AVC/HEVC sequence headers, AAC AudioSpecificConfig, Enhanced-RTMP SequenceStart and
+    video info/command frames (frame type 5).
+    """
+    if len(payload) < 2:
+        return True
+    first = payload[0]
+    if type_id == MessageType.VIDEO:
+        if first & 0x80:  # Enhanced RTMP: packet type in the low nibble, 0 = SequenceStart
+            return (first & 0x0F) in (0, 2, 4, 5) or (first >> 4) & 0x07 == 5
+        return first >> 4 == 5 or ((first & 0x0F) in (7, 12) and payload[1] == 0)
+    if type_id == MessageType.AUDIO:
+        if first >> 4 == 9:  # Enhanced RTMP audio: packet type in the low nibble
+            return (first & 0x0F) in (0, 2, 4)
+        return first >> 4 == 10 and payload[1] == 0
+    return False
+
+
 def split_aggregate(message: Message) -> list[Message]:
     """Split an Aggregate message (type 22) into its audio/video/data sub-messages.
 
@@ -70,9 +90,11 @@ def split_aggregate(message: Message) -> list[Message]:
 class FlvMuxer:
     """Turns a publisher's RTMP messages into FLV bytes: the header first, then tags.
 
-    With ``rebase_timestamps`` (default) the first audio/video message is at 0 ms, so a stream
-    published with large timestamps (``-output_ts_offset``) records as a normal file. Timestamps
-    a few ms before that first one (interleaving jitter) are clamped to 0.
+    With ``rebase_timestamps`` (default) the first audio/video frame is at 0 ms, so a stream
+    published with large timestamps (``-output_ts_offset``) records as a normal file. Codec
+    sequence headers (often sent with timestamp 0 whatever the stream's timestamps) do not count
+    as the first frame; tags before the first frame, or a few ms before it (interleaving
+    jitter), get timestamp 0.
     """
 
     def __init__(self, *, rebase_timestamps: bool = True) -> None:
@@ -90,7 +112,7 @@ class FlvMuxer:
             return [part for sub in split_aggregate(message) for part in self.mux(sub)]
         if message.type_id in (MessageType.AUDIO, MessageType.VIDEO):
             tag_type = TAG_AUDIO if message.type_id == MessageType.AUDIO else TAG_VIDEO
-            if self._base is None:
+            if self._base is None and not is_sequence_header(message.type_id, message.payload):
                 self._base = message.timestamp
             body = message.payload
         elif message.type_id in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):

@@ -1,0 +1,137 @@
+"""The publish-only RTMP server: accepts TCP connections and runs one :class:`RtmpSession` each.
+
+Usage::
+
+    server = RtmpServer(authorizer, sink_factory, host="0.0.0.0", port=1935)
+    await server.start()
+    ...
+    await server.stop()
+
+or ``await serve_rtmp("0.0.0.0", 1935, authorizer, sink_factory)`` to run until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+
+from vsrc.ingest.interfaces import PublishAuthorizer, StreamSinkFactory
+from vsrc.ingest.session import RtmpServerConfig, RtmpSession
+
+logger = logging.getLogger("vsrc.ingest")
+
+__all__ = ["RtmpServer", "RtmpServerConfig", "serve_rtmp"]
+
+
+class RtmpServer:
+    """An asyncio TCP server speaking publish-only RTMP."""
+
+    def __init__(
+        self,
+        authorizer: PublishAuthorizer,
+        sink_factory: StreamSinkFactory,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 1935,
+        config: RtmpServerConfig | None = None,
+    ) -> None:
+        self._authorizer = authorizer
+        self._sink_factory = sink_factory
+        self._host = host
+        self._requested_port = port
+        self.config = config or RtmpServerConfig()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (the real one when constructed with port 0); needs :meth:`start`."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("RtmpServer is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def active_sessions(self) -> int:
+        """Number of connections being served."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Bind and start accepting connections."""
+        if self._server is not None:
+            raise RuntimeError("RtmpServer already started")
+        self._server = await asyncio.start_server(self._on_connection, self._host, self._requested_port)
+        logger.info("rtmp server listening on %s:%d", self._host, self.port)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, end every session (sinks closed, ``on_publish_done`` called), wait."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                logger.warning("rtmp server: %d sessions did not end within %.1f s", len(pending), timeout)
+        await server.wait_closed()
+        logger.info("rtmp server stopped")
+
+    async def serve_forever(self) -> None:
+        """Start if needed and serve until cancelled; then stop gracefully."""
+        if self._server is None:
+            await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> RtmpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - start_server always runs callbacks in a task
+            raise RuntimeError("connection handler outside a task")
+        if self._server is None or len(self._tasks) >= self.config.max_sessions:
+            logger.warning("rtmp server: refusing %s (stopping or full)", writer.get_extra_info("peername"))
+            writer.close()
+            return
+        self._tasks.add(task)
+        session = RtmpSession(
+            reader,
+            writer,
+            config=self.config,
+            authorizer=self._authorizer,
+            sink_factory=self._sink_factory,
+        )
+        logger.info("rtmp %s: connected", session.peer)
+        try:
+            await session.run()
+        finally:
+            self._tasks.discard(task)
+            logger.info("rtmp %s: disconnected", session.peer)
+
+
+async def serve_rtmp(
+    host: str,
+    port: int,
+    authorizer: PublishAuthorizer,
+    sink_factory: StreamSinkFactory,
+    *,
+    config: RtmpServerConfig | None = None,
+) -> None:
+    """Run an :class:`RtmpServer` until cancelled (e.g. from ``vsrc ingest``)."""
+    server = RtmpServer(authorizer, sink_factory, host=host, port=port, config=config)
+    await server.serve_forever()
