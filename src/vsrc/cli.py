@@ -73,8 +73,11 @@ def api() -> None:
     settings = _settings()
     _logging(settings)
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port,
-        log_level=settings.log_level.lower(), proxy_headers=True,
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
     )
 
 
@@ -86,7 +89,9 @@ def worker() -> None:
     settings = _settings()
     _logging(settings)
     queue = build_queue(settings)
-    consumer = queue.huey.create_consumer(workers=settings.workers, worker_type="thread", check_worker_health=True)
+    consumer = queue.huey.create_consumer(
+        workers=settings.workers, worker_type="thread", check_worker_health=True
+    )
     consumer.run()
 
 
@@ -156,7 +161,11 @@ def keys_list() -> None:
     with transaction(_sessions(settings)) as session:
         for key, email in list_keys(session):
             table.add_row(
-                key.prefix, key.name, key.permission, email, iso_ms(key.created_at),
+                key.prefix,
+                key.name,
+                key.permission,
+                email,
+                iso_ms(key.created_at),
                 iso_ms(key.last_used_at) if key.last_used_at else "-",
                 iso_ms(key.revoked_at) if key.revoked_at else "-",
             )

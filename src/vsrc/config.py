@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VSRC_", extra="ignore")
 
     data_dir: Path = Field(default=Path("./data"), description="Where SQLite, the queue and media live")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under data_dir if unset")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite under data_dir if unset"
+    )
     redis_url: str | None = Field(default=None, description="Redis for the queue and rate limits")
     storage_url: str | None = Field(default=None, description="file:///path (default: data_dir/storage)")
     http_host: str = "0.0.0.0"

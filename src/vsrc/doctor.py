@@ -15,8 +15,13 @@ Check = tuple[str, bool, str]
 
 def _ffmpeg(settings: Settings) -> Check:
     try:
-        out = subprocess.run([settings.ffmpeg_path, "-hide_banner", "-encoders"], capture_output=True,
-                             text=True, timeout=20, check=True).stdout
+        out = subprocess.run(
+            [settings.ffmpeg_path, "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         return "ffmpeg", False, f"{settings.ffmpeg_path}: {exc}"
     if "libx264" not in out:

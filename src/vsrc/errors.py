@@ -1,15 +1,15 @@
 """The VSRC exception tree. ``vsrc.api.errors`` is the one place that maps it to HTTP.
 
-    VsrcError
-    ├── ConfigError            invalid settings at start-up
-    ├── AuthError              missing, unknown or revoked API key          (401)
-    ├── PermissionDenied       key lacks the permission for the call        (403)
-    ├── NotFound               unknown id, or another account's             (404)
-    ├── ValidationFailed       bad input; carries field errors              (400)
-    ├── PayloadTooLarge        upload over VSRC_MAX_UPLOAD_BYTES            (413)
-    ├── UnsupportedMedia       not a decodable video of an accepted format  (415)
-    ├── RateLimited            too many requests                            (429)
-    └── StorageError           the storage backend failed                   (500)
+VsrcError
+├── ConfigError            invalid settings at start-up
+├── AuthError              missing, unknown or revoked API key          (401)
+├── PermissionDenied       key lacks the permission for the call        (403)
+├── NotFound               unknown id, or another account's             (404)
+├── ValidationFailed       bad input; carries field errors              (400)
+├── PayloadTooLarge        upload over VSRC_MAX_UPLOAD_BYTES            (413)
+├── UnsupportedMedia       not a decodable video of an accepted format  (415)
+├── RateLimited            too many requests                            (429)
+└── StorageError           the storage backend failed                   (500)
 """
 
 from __future__ import annotations

@@ -25,8 +25,12 @@ STATUS: dict[type[errors.VsrcError], int] = {
 }
 
 
-def envelope(status: int, message: str, field_errors: list[errors.FieldError] | None = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:
+def envelope(
+    status: int,
+    message: str,
+    field_errors: list[errors.FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"success": False, "message": message}
     if field_errors is not None:
         body["errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
@@ -36,7 +40,7 @@ def envelope(status: int, message: str, field_errors: list[errors.FieldError] | 
 def _status_for(exc: errors.VsrcError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

@@ -16,8 +16,14 @@ from vsrc.api.errors import envelope
 class RateLimitMiddleware:
     """Pure ASGI middleware: adds ``RateLimit-*`` headers; answers 429 + ``Retry-After`` when spent."""
 
-    def __init__(self, app: ASGIApp, *, limit: str, storage_uri: str = "memory://",
-                 prefixes: tuple[str, ...] = ("/api/",)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: str,
+        storage_uri: str = "memory://",
+        prefixes: tuple[str, ...] = ("/api/",),
+    ) -> None:
         self.app = app
         self.item = parse(limit)
         self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
@@ -38,8 +44,9 @@ class RateLimitMiddleware:
             (b"ratelimit-reset", str(reset).encode()),
         ]
         if not allowed:
-            response = envelope(429, "Too many requests, please try again later",
-                                headers={"Retry-After": str(max(1, reset))})
+            response = envelope(
+                429, "Too many requests, please try again later", headers={"Retry-After": str(max(1, reset))}
+            )
             response.raw_headers.extend(headers)
             await response(scope, receive, send)
             return

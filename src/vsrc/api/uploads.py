@@ -39,7 +39,7 @@ class _FileTarget(BaseTarget):  # type: ignore[misc]
         if self.seen:
             raise ValidationFailed.field("file", "send exactly one file")
         self.seen = True
-        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in on_finish/close
+        self._fh = open(self.path, "wb")
 
     def on_data_received(self, chunk: bytes) -> None:
         self.size += len(chunk)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import html
+
+
+def _js_string(value: str) -> str:
+    """A single-quoted JavaScript string literal, safe inside an inline ``<script>``."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("<", "\\x3c")
+    return f"'{escaped}'"
 
 
 def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
     """The snippet of the seed: a video.js element, the player script, and the VSRCPlayer call."""
     element_id = f"{player_type}-player-{media_id.split('_', 1)[1].replace('-', '')[:12]}"
-    script = f"{public_url}/player/dist/vsrc-player.js"
-    # json.dumps gives a JS string literal that is safe inside the inline script.
+    script = html.escape(f"{public_url}/player/dist/vsrc-player.js")
     return (
         f'<video id="{element_id}" class="video-js vjs-default-skin" controls></video>\n\n'
         "<!-- VSRCPlayer Library -->\n"
@@ -17,8 +22,8 @@ def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
         "<script>\n"
         f"  const player = new VSRCPlayer('#{element_id}', {{\n"
         f"    type: '{player_type}',\n"
-        f"    mediaId: {json.dumps(media_id)},\n"
-        f"    apiBase: {json.dumps(public_url)},\n"
+        f"    mediaId: {_js_string(media_id)},\n"
+        f"    apiBase: {_js_string(public_url)},\n"
         "    onReady: (playerInstance) => {\n"
         "      console.log('VSRCPlayer is ready');\n"
         "    },\n"

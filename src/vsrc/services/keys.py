@@ -79,9 +79,7 @@ def create_key(session: Session, *, name: str, permission: str, account_email: s
 
 
 def list_keys(session: Session) -> list[tuple[ApiKey, str]]:
-    rows = session.execute(
-        select(ApiKey, Account.email).join(Account).order_by(ApiKey.id)
-    ).all()
+    rows = session.execute(select(ApiKey, Account.email).join(Account).order_by(ApiKey.id)).all()
     return [(key, email) for key, email in rows]
 
 

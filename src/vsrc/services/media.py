@@ -165,7 +165,9 @@ def search_media(
     keys = [n.lower() for n in parse_tags(tags)]
     if not keys:
         raise ValidationFailed.field("tags", "at least one tag is required")
-    tag_ids = list(session.scalars(select(Tag.id).where(Tag.account_id == account_id, Tag.name_key.in_(keys))))
+    tag_ids = list(
+        session.scalars(select(Tag.id).where(Tag.account_id == account_id, Tag.name_key.in_(keys)))
+    )
     if len(tag_ids) < (len(keys) if match == "all" else 1):
         return Page([], page, limit, 0)
     matching = select(media_tags.c.media_id).where(media_tags.c.tag_id.in_(tag_ids))

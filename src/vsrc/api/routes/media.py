@@ -27,7 +27,9 @@ from vsrc.services.media import Page
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 
-VodId = Annotated[str, Path(pattern=r"^vod_[a-f0-9\-]+$", examples=["vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])]
+VodId = Annotated[
+    str, Path(pattern=r"^vod_[a-f0-9\-]+$", examples=["vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])
+]
 AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
 PageQ = Annotated[int, Query(ge=1, description="Page number", examples=[1])]
 LimitQ = Annotated[int, Query(ge=1, le=100, description="Items per page", examples=[20])]

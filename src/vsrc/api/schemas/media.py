@@ -94,8 +94,10 @@ def tag_out(tag: Tag) -> TagOut:
 def _urls(media: Media, public_url: str) -> tuple[str | None, str | None]:
     if media.encoding_status != "completed":
         return None, None
-    return (f"{public_url}/hls/{media.public_id}/master.m3u8",
-            f"{public_url}/thumbnails/{media.public_id}/poster.jpg")
+    return (
+        f"{public_url}/hls/{media.public_id}/master.m3u8",
+        f"{public_url}/thumbnails/{media.public_id}/poster.jpg",
+    )
 
 
 def media_summary(media: Media, public_url: str) -> MediaSummary:

@@ -1,0 +1,203 @@
+"""Upload edge cases: validation boundaries, size limit, truncation, aborts, non-video files."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, start_server, stop_server
+
+
+def post(server: Server, key: str, clip: Path | None, data: dict[str, str], name: str = "clip.mp4"):
+    files = {"file": (name, clip.read_bytes() if clip else b"", "video/mp4")} if clip else None
+    with server.client(key) as client:
+        return client.post("/api/v1/media/upload", files=files, data=data)
+
+
+def leftovers(server: Server) -> list[Path]:
+    """Temp upload files and stored originals currently on disk."""
+    tmp = list(server.settings.tmp_dir.glob("*")) if server.settings.tmp_dir.exists() else []
+    media = server.settings.storage_root / "media"
+    return tmp + (list(media.rglob("*")) if media.exists() else [])
+
+
+def media_count(server: Server, key: str) -> int:
+    with server.client(key) as client:
+        return int(client.get("/api/v1/media").json()["data"]["pagination"]["total"])
+
+
+@pytest.mark.parametrize(
+    ("data", "ok", "field"),
+    [
+        ({"title": "t" * 255}, True, None),
+        ({"title": "t" * 256}, False, "title"),
+        ({"title": ""}, False, "title"),
+        ({"title": "   "}, False, "title"),
+        ({}, False, "title"),
+        ({"title": "x", "description": "d" * 1000}, True, None),
+        ({"title": "x", "description": "d" * 1001}, False, "description"),
+        ({"title": "x", "tags": ("a," * 250)[:500]}, True, None),
+        ({"title": "x", "tags": "a" * 501}, False, "tags"),
+        ({"title": "x", "encodingProfileId": "abc"}, False, "encodingProfileId"),
+        ({"title": "x", "encodingProfileId": "999999"}, False, "encodingProfileId"),
+        ({"title": "x", "encodingProfileId": "1"}, True, None),
+    ],
+)
+def test_field_boundaries(
+    server: Server, clips: dict[str, Path], data: dict, ok: bool, field: str | None
+) -> None:
+    write, _ = server.account_keys()
+    before = leftovers(server)
+    resp = post(server, write, clips["mp4"], data)
+    if ok:
+        assert resp.status_code == 201, resp.text
+    else:
+        assert resp.status_code == 400, resp.text
+        body = resp.json()
+        assert body["success"] is False
+        assert field in [e["field"] for e in body["errors"]]
+        assert media_count(server, write) == 0
+        assert leftovers(server) == before
+
+
+def test_several_bad_fields_all_named(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    resp = post(server, write, clips["mp4"], {"title": "", "description": "d" * 1001, "tags": "t" * 501})
+    assert resp.status_code == 400
+    assert {e["field"] for e in resp.json()["errors"]} == {"title", "description", "tags"}
+
+
+def test_missing_file_is_400(server: Server) -> None:
+    write, _ = server.account_keys()
+    with server.client(write) as client:
+        resp = client.post(
+            "/api/v1/media/upload", data={"title": "x", "other": "y"}, files={"notfile": ("a.txt", b"abc")}
+        )
+        assert resp.status_code == 400
+        assert resp.json()["errors"][0]["field"] == "file"
+        resp = client.post("/api/v1/media/upload", json={"title": "x"})
+        assert resp.status_code == 400
+
+
+def test_text_file_named_mp4_is_415_and_nothing_kept(server: Server, tmp_path: Path) -> None:
+    write, _ = server.account_keys()
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 100)
+    before = leftovers(server)
+    resp = post(server, write, fake, {"title": "fake"})
+    assert resp.status_code == 415
+    assert resp.json()["success"] is False
+    assert media_count(server, write) == 0
+    assert leftovers(server) == before
+
+
+def test_truncated_mp4_is_415(server: Server, clips: dict[str, Path], tmp_path: Path) -> None:
+    write, _ = server.account_keys()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["mp4"].read_bytes()[:2000])
+    assert post(server, write, broken, {"title": "broken"}).status_code == 415
+    assert media_count(server, write) == 0
+
+
+def test_other_container_accepted_with_its_mime_type(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    resp = post(server, write, clips["mkv"], {"title": "mkv"}, name="clip.mkv")
+    assert resp.status_code == 201
+    media_id = resp.json()["data"]["mediaId"]
+    with server.client(write) as client:
+        assert client.get(f"/api/v1/media/{media_id}").json()["data"]["mimeType"] == "video/x-matroska"
+
+
+@pytest.fixture(scope="module")
+def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("small"), max_upload_bytes=20_000)
+    yield srv
+    stop_server(srv)
+
+
+def test_over_limit_is_413_and_partial_file_deleted(small_server: Server, clips: dict[str, Path]) -> None:
+    assert clips["mp4"].stat().st_size > 20_000
+    write, _ = small_server.account_keys()
+    resp = post(small_server, write, clips["mp4"], {"title": "big"})
+    assert resp.status_code == 413
+    assert resp.json()["success"] is False
+    assert leftovers(small_server) == []
+    assert media_count(small_server, write) == 0
+
+
+def test_over_limit_streamed_without_content_length(small_server: Server) -> None:
+    """Chunked upload (no Content-Length): the limit is enforced while streaming."""
+    write, _ = small_server.account_keys()
+    boundary = "XyZ"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nbig\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        for _ in range(50):
+            yield b"\0" * 4096
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with small_server.client(write) as client:
+        resp = client.post(
+            "/api/v1/media/upload",
+            content=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert resp.status_code == 413
+    assert leftovers(small_server) == []
+
+
+def _raw_upload_then_abort(server: Server, key: str, payload: bytes, declared: int) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    boundary = "AbortBoundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nabort\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    request = (
+        f"POST /api/v1/media/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(request + head + payload)
+        time.sleep(0.3)  # let the server write part of the file before we vanish
+
+
+def test_client_abort_mid_upload_leaves_no_file_and_no_row(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    before = leftovers(server)
+    data = clips["mp4"].read_bytes()
+    _raw_upload_then_abort(server, write, data[: len(data) // 2], declared=len(data) + 1000)
+    deadline = time.monotonic() + 5
+    while leftovers(server) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(server) == before
+    assert media_count(server, write) == 0
+
+
+def test_body_ending_before_file_part_completes_is_400(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    data = clips["mp4"].read_bytes()
+    boundary = "B0und"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+    ).encode()
+    with server.client(write) as client:
+        resp = client.post(
+            "/api/v1/media/upload",
+            content=body + data[:5000],
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert resp.status_code == 400
+    assert resp.json()["errors"][0]["field"] == "file"
+    assert media_count(server, write) == 0

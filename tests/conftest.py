@@ -1,0 +1,142 @@
+"""Shared fixtures: a real VSRC app on a real uvicorn server, accounts with keys, generated clips."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import imageio_ffmpeg
+import pytest
+import uvicorn
+
+from vsrc.api.app import create_app
+from vsrc.config import Settings
+from vsrc.db.migrate import upgrade
+from vsrc.db.session import make_engine, make_session_factory, transaction
+from vsrc.services.defaults import ensure_defaults
+from vsrc.services.keys import create_key
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_clip(
+    path: Path,
+    *,
+    seconds: float = 1,
+    size: str = "160x120",
+    rate: int = 15,
+    audio: bool = True,
+    extra: list[str] | None = None,
+) -> Path:
+    """A small real clip: ffmpeg testsrc2 (+ sine audio)."""
+    cmd = [
+        FFMPEG,
+        "-y",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+    ]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        cmd += ["-c:a", "aac", "-shortest"]
+    cmd += [*(extra or []), str(path)]
+    subprocess.run(cmd, check=True, timeout=60)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("clips")
+    return {
+        "mp4": make_clip(root / "clip.mp4"),
+        "mkv": make_clip(root / "clip.mkv"),
+        "noaudio": make_clip(root / "noaudio.mp4", audio=False),
+    }
+
+
+@dataclass
+class Server:
+    url: str
+    settings: Settings
+    thread: threading.Thread
+    server: uvicorn.Server
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def key(self, permission: str = "write", account: str | None = None) -> str:
+        sessions = make_session_factory(make_engine(self.settings.sqlalchemy_url))
+        with transaction(sessions) as session:
+            created = create_key(
+                session,
+                name="test",
+                permission=permission,
+                account_email=account or f"{uuid.uuid4().hex[:10]}@test",
+            )
+        return created.plaintext
+
+    def account_keys(self) -> tuple[str, str]:
+        """A fresh account with a (write, read) key pair."""
+        email = f"{uuid.uuid4().hex[:10]}@test"
+        return self.key("write", email), self.key("read", email)
+
+
+def start_server(
+    data_dir: Path, rate_limit_override: str = "100000/15 minutes", **overrides: object
+) -> Server:
+    """Migrate ``data_dir`` and serve VSRC on a free loopback port (rate limit lifted unless overridden)."""
+    settings = Settings(data_dir=data_dir, rate_limit=rate_limit_override, **overrides)  # type: ignore[arg-type]
+    upgrade(settings.sqlalchemy_url)
+    with transaction(make_session_factory(make_engine(settings.sqlalchemy_url))) as session:
+        ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return Server(f"http://127.0.0.1:{port}", settings, thread, server)
+
+
+def stop_server(server: Server) -> None:
+    server.server.should_exit = True
+    server.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("data"))
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(autouse=True)
+def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("VSRC_"):
+            monkeypatch.delenv(name)

@@ -1,0 +1,77 @@
+"""The `vsrc` command line as operators use it: a real subprocess with a real data dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+
+def vsrc(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "VSRC_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "vsrc", *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    assert vsrc(tmp_path, "migrate").returncode == 0
+    created = vsrc(
+        tmp_path, "keys", "create", "--name", "ci", "--permission", "write", "--account", "ops@example.com"
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("vsrc_") and len(key) > 40 and " " not in key
+    listed = vsrc(tmp_path, "keys", "list")
+    assert "ops@example.com" in listed.stdout and key[:17] in listed.stdout and key not in listed.stdout
+    revoked = vsrc(tmp_path, "keys", "revoke", key[:17])
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    bad = vsrc(tmp_path, "keys", "create", "--name", "x", "--permission", "admin")
+    assert bad.returncode == 2 and "permission" in bad.stderr
+
+
+def test_invalid_settings_give_a_clear_message(tmp_path: Path) -> None:
+    result = vsrc(tmp_path, "migrate", env={"VSRC_HTTP_PORT": "http", "VSRC_PUBLIC_URL": "ftp://x"})
+    assert result.returncode == 2
+    assert "VSRC_HTTP_PORT" in result.stderr and "VSRC_PUBLIC_URL" in result.stderr
+
+
+def test_doctor_reports_missing_database_then_ok(tmp_path: Path) -> None:
+    before = vsrc(tmp_path, "doctor")
+    assert before.returncode == 1 and "database" in before.stdout and "FAIL" in before.stdout
+    vsrc(tmp_path, "migrate")
+    after = vsrc(tmp_path, "doctor")
+    assert after.returncode == 0, after.stdout
+    assert "FAIL" not in after.stdout
+
+
+def test_api_process_serves_health(tmp_path: Path) -> None:
+    vsrc(tmp_path, "migrate")
+    port = free_port()
+    env = {
+        **os.environ,
+        "VSRC_DATA_DIR": str(tmp_path),
+        "VSRC_HTTP_PORT": str(port),
+        "VSRC_HTTP_HOST": "127.0.0.1",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "vsrc", "api"], env=env, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.1)
+        else:
+            raise AssertionError("api did not start")
+        assert resp.json() == {"status": "ok"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
