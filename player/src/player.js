@@ -252,8 +252,8 @@ export function createPlayerClass(deps) {
           }
           this.notifyQualities_();
         });
-        ql.on('addlevel', () => this.notifyQualities_());
-        ql.on('removelevel', () => this.notifyQualities_());
+        ql.on('addqualitylevel', () => this.notifyQualities_());
+        ql.on('removequalitylevel', () => this.notifyQualities_());
       }
     }
 

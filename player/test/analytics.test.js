@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AnalyticsQueue, AnalyticsTransport, buildEvent } from '../src/core/analytics.js';
-import { fakeTimers, fakeFetch, fakeWebSocketClass, response, flushMicrotasks } from './helpers/fakes.js';
+import { fakeTimers, fakeFetch, fakeWebSocketClass, response, flushMicrotasks } from '../test-helpers/fakes.js';
 
 const ev = (i) => ({ event: 'play', n: i });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPlayerClass, HLS_MIME } from '../src/player.js';
-import { fakeVideojs, fakeElement, fakeFetch, fakeWindow, fakeTimers, fakeQualityLevels, fakeWebSocketClass, response, flushMicrotasks } from './helpers/fakes.js';
+import { fakeVideojs, fakeElement, fakeFetch, fakeWindow, fakeTimers, fakeQualityLevels, fakeWebSocketClass, response, flushMicrotasks } from '../test-helpers/fakes.js';
 
 const VOD = 'vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890';
 const LIVE = 'live_a1b2c3d4-e5f6-7890-abcd-ef1234567890';
@@ -280,4 +280,19 @@ test('a container element gets a <video> child', async () => {
   assert.equal(div.children.length, 1);
   assert.equal(div.children[0].tagName, 'VIDEO');
   assert.equal(env.videojs.players[0].el_, div.children[0]);
+});
+
+test('the quality menu is refreshed on video.js addqualitylevel/removequalitylevel/change events', async () => {
+  const env = setup();
+  const p = new env.VSRCPlayer('#v', { mediaId: VOD });
+  await p.whenReady();
+  const vp = env.videojs.players[0];
+  let refreshes = 0;
+  vp.on('vsrc:qualitieschange', () => refreshes++);
+  vp.ql.trigger('addqualitylevel');
+  vp.ql.trigger('removequalitylevel');
+  vp.ql.trigger('change');
+  assert.equal(refreshes, 3);
+  p.setQuality('auto');
+  assert.equal(refreshes, 4);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeUntilAvailable } from '../src/core/probe.js';
-import { fakeFetch, response } from './helpers/fakes.js';
+import { fakeFetch, response } from '../test-helpers/fakes.js';
 
 const URL_ = 'https://cdn.example/hls/live_1/master.m3u8';
 

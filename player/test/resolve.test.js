@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveMedia } from '../src/core/resolve.js';
 import { VSRCError } from '../src/core/errors.js';
-import { fakeFetch, response } from './helpers/fakes.js';
+import { fakeFetch, response } from '../test-helpers/fakes.js';
 
 const ID = 'vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890';
 
