@@ -7,8 +7,7 @@ import {
   resolveApiBase,
   posterUrl,
   storyboardUrl,
-  analyticsHttpUrls,
-  analyticsWsUrl,
+  analyticsEndpoints,
   typeFromMediaId,
   looksLikeUrl,
   originOf,
@@ -165,10 +164,10 @@ export function createPlayerClass(deps) {
       if (!enabled) return;
       const win = deps.window || {};
       const nav = win.navigator;
-      const urls = analyticsHttpUrls(this.apiBase, o.analyticsUrl);
+      const urls = analyticsEndpoints(this.apiBase, o.analyticsUrl, o.analyticsWsUrl);
       const pageOrigin = win.location && win.location.origin;
       const transport = new AnalyticsTransport({
-        wsUrl: o.analyticsWsUrl !== undefined ? o.analyticsWsUrl : o.analyticsUrl ? '' : analyticsWsUrl(this.apiBase),
+        wsUrl: urls.ws,
         batchUrl: urls.batch,
         eventUrl: urls.single,
         WebSocket: deps.WebSocket,
@@ -314,6 +313,7 @@ export function createPlayerClass(deps) {
         if (type === 'vod') this.loadVodExtras_(token);
         this.markReady_();
         const auto = this.options.autoplay;
+        if (auto === 'muted' && this.player_.muted) this.player_.muted(true);
         if (type === 'live' ? auto !== false : !!auto) this.autoplay_();
       };
 

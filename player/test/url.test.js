@@ -6,7 +6,7 @@ import {
   posterUrl,
   storyboardUrl,
   analyticsWsUrl,
-  analyticsHttpUrls,
+  analyticsEndpoints,
   typeFromMediaId,
   looksLikeUrl,
 } from '../src/core/url.js';
@@ -43,11 +43,13 @@ test('analytics endpoints: ws(s) follows http(s), HTTP fallback paths', () => {
   assert.equal(analyticsWsUrl('http://localhost:8000'), 'ws://localhost:8000/ws/analytics');
   assert.equal(analyticsWsUrl('http://h.example/prefix/'), 'ws://h.example/prefix/ws/analytics');
   assert.equal(analyticsWsUrl(''), '');
-  assert.deepEqual(analyticsHttpUrls('http://localhost:8000'), {
+  assert.deepEqual(analyticsEndpoints('http://localhost:8000'), {
+    ws: 'ws://localhost:8000/ws/analytics',
     batch: 'http://localhost:8000/api/analytics/batch',
     single: 'http://localhost:8000/api/analytics/event',
   });
-  assert.deepEqual(analyticsHttpUrls('http://x', 'https://collector.example/api/analytics/batch'), {
+  assert.deepEqual(analyticsEndpoints('http://x', 'https://collector.example/api/analytics/batch'), {
+    ws: 'wss://collector.example/ws/analytics',
     batch: 'https://collector.example/api/analytics/batch',
     single: 'https://collector.example/api/analytics/event',
   });
@@ -60,4 +62,20 @@ test('media type from id prefix; URL detection for setSource', () => {
   assert.equal(looksLikeUrl('https://x/hls/vod_1/master.m3u8'), true);
   assert.equal(looksLikeUrl('/hls/vod_1/master.m3u8'), true);
   assert.equal(looksLikeUrl(ID), false);
+});
+
+test('analyticsUrl override forms', () => {
+  assert.deepEqual(analyticsEndpoints('https://api.example'), {
+    ws: 'wss://api.example/ws/analytics',
+    batch: 'https://api.example/api/analytics/batch',
+    single: 'https://api.example/api/analytics/event',
+  });
+  assert.deepEqual(analyticsEndpoints('https://api.example', 'https://stats.example'), {
+    ws: 'wss://stats.example/ws/analytics',
+    batch: 'https://stats.example/api/analytics/batch',
+    single: 'https://stats.example/api/analytics/event',
+  });
+  assert.equal(analyticsEndpoints('https://api.example', 'wss://ws.example/a').ws, 'wss://ws.example/a');
+  assert.equal(analyticsEndpoints('https://api.example', 'wss://ws.example/a').batch, 'https://api.example/api/analytics/batch');
+  assert.equal(analyticsEndpoints('https://api.example', undefined, false).ws, '');
 });

@@ -65,16 +65,39 @@ export function storyboardUrl(apiBase, mediaId) {
   return `${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/storyboard.vtt`;
 }
 
-export function analyticsHttpUrls(apiBase, analyticsUrl) {
-  if (analyticsUrl) {
-    // Override: a batch endpoint URL. The single-event endpoint is derived
-    // when it follows the standard ".../batch" naming, else the same URL is used.
-    const batch = trimSlashes(analyticsUrl);
-    const single = /\/batch$/.test(batch) ? batch.replace(/\/batch$/, '/event') : batch;
-    return { batch, single };
+/**
+ * Analytics endpoints {ws, batch, single}.
+ * `analyticsUrl` (optional) may be:
+ *  - a ws:// or wss:// URL: the WebSocket endpoint (HTTP fallback stays on apiBase);
+ *  - an http(s) URL ending in /batch or /event: the HTTP endpoint (the other one is
+ *    derived by swapping the last segment; WebSocket on that host's /ws/analytics);
+ *  - any other URL: a base replacing apiBase for analytics.
+ * `wsOverride`: a WebSocket URL, or '' / false to disable the WebSocket.
+ */
+export function analyticsEndpoints(apiBase, analyticsUrl, wsOverride) {
+  let base = trimSlashes(apiBase || '');
+  let ws;
+  let batch;
+  let single;
+  if (analyticsUrl && /^wss?:\/\//i.test(analyticsUrl)) {
+    ws = String(analyticsUrl);
+  } else if (analyticsUrl) {
+    const u = trimSlashes(analyticsUrl);
+    if (/\/(batch|event)$/.test(u)) {
+      batch = u.replace(/\/event$/, '/batch');
+      single = u.replace(/\/batch$/, '/event');
+      base = originOf(u) || base;
+    } else {
+      base = u;
+    }
   }
-  const b = trimSlashes(apiBase);
-  return { batch: `${b}/api/analytics/batch`, single: `${b}/api/analytics/event` };
+  if (!batch) {
+    batch = `${base}/api/analytics/batch`;
+    single = `${base}/api/analytics/event`;
+  }
+  if (ws === undefined) ws = analyticsWsUrl(base);
+  if (wsOverride !== undefined && wsOverride !== null) ws = wsOverride || '';
+  return { ws, batch, single };
 }
 
 /** ws(s)://{apiBase host}/ws/analytics  ('' when apiBase is not absolute). */
