@@ -151,6 +151,7 @@ def _pick_video_stream(container: InputContainer) -> VideoStream:
     candidates = [s for s in container.streams.video if not (s.disposition & Disposition.attached_pic)]
     if not candidates:
         raise ProbeError("The file contains no video stream.")
+
     # Prefer the stream marked default, then the largest picture.
     def key(s: VideoStream) -> tuple[int, int]:
         cc = s.codec_context
@@ -177,8 +178,10 @@ def _normalise_rotation(value: float) -> int:
     return nearest if abs(degrees - nearest) <= 1 else degrees
 
 
-def _even_round(value: float) -> int:
-    return max(2, round(value / 2) * 2)
+def _display_width(width: int, sar: Fraction | None) -> int:
+    if sar is None or sar == 1:
+        return width
+    return max(1, round(width * sar))
 
 
 def probe(path: str | os.PathLike[str]) -> SourceInfo:
@@ -225,6 +228,9 @@ def _probe_open(container: InputContainer, p: Path) -> SourceInfo:
 
     avg = _rate(stream.average_rate)
     guessed = _rate(stream.guessed_rate) or avg
+    if avg is not None and guessed is not None and avg > 2 * guessed:
+        # Some muxers (AVI with B-frames, ...) report nonsense averages (e.g. 600 for 25 fps).
+        avg = guessed
 
     duration = 0.0
     if container.duration is not None and container.duration > 0:
@@ -240,7 +246,7 @@ def _probe_open(container: InputContainer, p: Path) -> SourceInfo:
 
     sar_raw = stream.sample_aspect_ratio or cc.sample_aspect_ratio
     sar = Fraction(sar_raw) if sar_raw is not None and sar_raw > 0 else None
-    display_w = width if sar is None or sar == 1 else _even_round(width * float(sar))
+    display_w = _display_width(width, sar)
     display_h = height
     if rotation in (90, 270):
         display_w, display_h = display_h, display_w
