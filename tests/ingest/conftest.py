@@ -4,6 +4,7 @@ publisher, a raw-socket RTMP client and an FLV probe (PyAV)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import struct
 import subprocess
@@ -112,10 +113,12 @@ async def running_server(directory: Path, **config: object) -> AsyncIterator[Har
 def make_clip(path: Path, seconds: float) -> Path:
     """A testsrc2 320x240@25 + 440 Hz sine clip."""
     subprocess.run(
-        [FFMPEG, "-y", "-hide_banner", "-loglevel", "error"]
-        + ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"]
-        + ["-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds)]
-        + ["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", str(path)],
+        [
+            *(FFMPEG, "-y", "-hide_banner", "-loglevel", "error"),
+            *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"),
+            *("-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds)),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", str(path)),
+        ],
         check=True,
         timeout=60,
     )
@@ -134,19 +137,9 @@ def clip2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def publish_args(source: Path, url: str, *extra: str) -> list[str]:
     """ffmpeg arguments that publish ``source`` in real time to ``url``."""
-    return [FFMPEG, "-hide_banner", "-loglevel", "warning", "-re", "-i", str(source), *extra] + [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "50",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        url,
-    ]
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac"]
+    head = [FFMPEG, "-hide_banner", "-loglevel", "warning", "-re", "-i", str(source)]
+    return [*head, *extra, *encode, "-f", "flv", url]
 
 
 async def start_publisher(source: Path, url: str, *extra: str) -> asyncio.subprocess.Process:
@@ -198,7 +191,7 @@ def probe_flv(path: Path) -> FlvProbe:
                 audio_times.append(t)
     with av.open(str(path)) as container:
         frames = sum(1 for _ in container.decode(video=0))
-    gaps = [b - a for a, b in zip(audio_times, audio_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(audio_times)]
     duration = max(last.values()) - min(first.values()) if first else 0.0
     return FlvProbe(codecs, duration, first, last, packets, max(gaps, default=0.0), frames)
 
