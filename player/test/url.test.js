@@ -20,6 +20,11 @@ test('apiBase defaults to the origin the script was loaded from', () => {
   );
 });
 
+test('apiBase keeps a path prefix in front of /player/dist/vsrc-player.js', () => {
+  assert.equal(resolveApiBase({ scriptSrc: 'https://h.example/vsrc/player/dist/vsrc-player.js' }), 'https://h.example/vsrc');
+  assert.equal(resolveApiBase({ scriptSrc: 'https://cdn.example/libs/vsrc-player.js' }), 'https://cdn.example');
+});
+
 test('apiBase falls back to the page origin when the script src is unknown', () => {
   assert.equal(resolveApiBase({ scriptSrc: '', pageOrigin: 'http://localhost:8000' }), 'http://localhost:8000');
   assert.equal(resolveApiBase({ scriptSrc: 'data:text/javascript,1', pageOrigin: 'http://localhost:8000' }), 'http://localhost:8000');

@@ -15,6 +15,19 @@ export function originOf(url) {
   }
 }
 
+/**
+ * API base implied by the player script URL: its origin, plus any path prefix
+ * in front of the standard "/player/dist/vsrc-player.js" location
+ * ("https://h/vsrc/player/dist/vsrc-player.js" -> "https://h/vsrc").
+ */
+export function scriptBase(scriptSrc) {
+  const origin = originOf(scriptSrc);
+  if (!origin) return '';
+  const path = new URL(scriptSrc).pathname;
+  const m = /^(.*)\/player\/dist\/vsrc-player(?:\.min)?\.js$/.exec(path);
+  return m ? trimSlashes(origin + m[1]) : origin;
+}
+
 /** Remove trailing slashes ("https://x/"  -> "https://x"). */
 export function trimSlashes(base) {
   return String(base).replace(/\/+$/, '');
@@ -43,7 +56,7 @@ export function resolveApiBase({ apiBase, scriptSrc, pageHref, pageOrigin } = {}
     }
     return trimSlashes(s);
   }
-  const fromScript = originOf(scriptSrc);
+  const fromScript = scriptBase(scriptSrc);
   if (fromScript) return fromScript;
   if (pageOrigin && pageOrigin !== 'null') return trimSlashes(pageOrigin);
   const fromHref = originOf(pageHref);
