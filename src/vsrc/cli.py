@@ -84,11 +84,14 @@ def api() -> None:
 @app.command()
 def worker() -> None:
     """Run the task-queue consumer (VOD encoding, thumbnails)."""
+    from vsrc.tasks.context import build_context
     from vsrc.tasks.queue import build_queue
+    from vsrc.tasks.recovery import requeue_stale
 
     settings = _settings()
     _logging(settings)
     queue = build_queue(settings)
+    requeue_stale(build_context(settings), queue.enqueue_encode)
     consumer = queue.huey.create_consumer(
         workers=settings.workers, worker_type="thread", check_worker_health=True
     )

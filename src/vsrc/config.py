@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    encode_stale_seconds: float = Field(
+        default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
+    )
     key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
 
     @field_validator("public_url", "rtmp_public_url")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vsrc import __version__
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
-from vsrc.api.routes import health, live, media
+from vsrc.api.routes import health, live, media, playback, profiles
 from vsrc.config import Settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import LocalStorage
@@ -37,6 +38,14 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     storage_uri = settings.redis_url or "memory://"
     app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit_item, storage_uri=storage_uri)
-    for router in (health.router, media.router, live.router):
+    # Players and embeds run on customers' origins; keys are bearer tokens, never cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
+    )
+    for router in (health.router, media.router, live.router, profiles.router, playback.router):
         app.include_router(router)
     return app

@@ -6,24 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vsrc.db.models import EncodingProfile, RtmpServer
-
-# DESIGN.md §6: heights and video bitrates (bits/s) of the default ladder.
-DEFAULT_LADDER: list[dict[str, int | str]] = [
-    {"name": f"{h}p", "height": h, "videoBitrate": b}
-    for h, b in [
-        (2160, 12_000_000),
-        (1440, 8_000_000),
-        (1080, 5_000_000),
-        (720, 2_800_000),
-        (480, 1_400_000),
-        (360, 800_000),
-        (240, 400_000),
-    ]
-]
+from vsrc.media.ladder import DEFAULT_PROFILE
 
 
 def ensure_defaults(session: Session, *, rtmp_public_url: str, region: str = "default") -> None:
-    """Seed the default profile and RTMP server if missing (idempotent)."""
+    """Seed the default profile (DESIGN.md §6) and RTMP server if missing (idempotent)."""
     has_default = session.scalar(select(EncodingProfile.id).where(EncodingProfile.is_default.is_(True)))
     if has_default is None:
         session.add(
@@ -31,10 +18,10 @@ def ensure_defaults(session: Session, *, rtmp_public_url: str, region: str = "de
                 account_id=None,
                 name="default",
                 is_default=True,
-                rungs=DEFAULT_LADDER,
-                audio_bitrate=128_000,
-                preset="veryfast",
-                segment_seconds=4,
+                rungs=[r.to_dict() for r in DEFAULT_PROFILE.rungs],
+                audio_bitrate=DEFAULT_PROFILE.audio_bitrate,
+                preset=DEFAULT_PROFILE.preset,
+                segment_seconds=int(DEFAULT_PROFILE.segment_seconds),
             )
         )
     if session.scalar(select(RtmpServer.id).limit(1)) is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from vsrc.config import Settings
 
@@ -29,6 +29,7 @@ class TaskQueue:
 
     huey: Huey
     encode_media: Any
+    requeue_stale: Any
 
     def enqueue_encode(self, media_id: str) -> None:
         self.encode_media(media_id)
@@ -39,10 +40,11 @@ class TaskQueue:
 
 def build_queue(settings: Settings) -> TaskQueue:
     """Create the Huey instance and register VSRC's tasks on it."""
-    from vsrc.tasks import encode
+    from vsrc.tasks import jobs
 
     huey = create_huey(settings)
     encode_task = huey.task(retries=ENCODE_RETRIES, retry_delay=ENCODE_RETRY_DELAY, context=True)(
-        encode.encode_media_task
+        jobs.encode_media
     )
-    return TaskQueue(huey=huey, encode_media=encode_task)
+    requeue_task = huey.periodic_task(crontab(minute="*"))(jobs.requeue_stale)
+    return TaskQueue(huey=huey, encode_media=encode_task, requeue_stale=requeue_task)

@@ -1,0 +1,82 @@
+"""The encode status machine on the media row: pending → processing → completed | failed.
+
+A job claims its row with one conditional UPDATE, so a duplicate or retried job never runs twice at
+once; while it runs it refreshes ``encode_heartbeat_at``; a row left ``processing`` with a stale
+heartbeat belongs to a dead worker and is handed back to the queue (``stale_jobs``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from vsrc.db.models import Media
+from vsrc.timeutil import utcnow
+
+
+def claim(session: Session, *, public_id: str, stale_after: float) -> Media | None:
+    """Mark the media ``processing`` for this job; None when gone, finished or held by a live worker."""
+    now = utcnow()
+    stale = now - timedelta(seconds=stale_after)
+    result = session.execute(
+        update(Media)
+        .where(
+            Media.public_id == public_id,
+            or_(
+                Media.encoding_status == "pending",
+                and_(Media.encoding_status == "processing", Media.encode_heartbeat_at < stale),
+            ),
+        )
+        .values(
+            encoding_status="processing",
+            encoding_progress=0,
+            error_message=None,
+            encode_heartbeat_at=now,
+            encode_attempts=Media.encode_attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(Media).where(Media.public_id == public_id))
+
+
+def heartbeat(session: Session, *, media_id: int, progress: int | None = None) -> bool:
+    """Refresh the heartbeat (and progress, never backwards); False when the row is gone or taken."""
+    values: dict[str, object] = {"encode_heartbeat_at": utcnow()}
+    query = update(Media).where(Media.id == media_id, Media.encoding_status == "processing")
+    if progress is not None:
+        values["encoding_progress"] = progress
+        values["updated_at"] = utcnow()
+        query = query.where(Media.encoding_progress <= progress)
+    result = session.execute(query.values(**values).execution_options(synchronize_session=False))
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    status = session.scalar(select(Media.encoding_status).where(Media.id == media_id))
+    return status == "processing"
+
+
+def finish(session: Session, *, media_id: int, status: str, error: str | None = None) -> None:
+    """End the job: ``completed`` (progress 100), ``failed`` (with a human message) or back to
+    ``pending`` for a retry."""
+    values: dict[str, object] = {"encoding_status": status, "error_message": error, "updated_at": utcnow()}
+    if status == "completed":
+        values["encoding_progress"] = 100
+    if status != "processing":
+        values["encode_heartbeat_at"] = None
+    session.execute(
+        update(Media).where(Media.id == media_id).values(**values).execution_options(synchronize_session=False)
+    )
+
+
+def stale_jobs(session: Session, *, stale_after: float) -> list[str]:
+    """Public ids of media stuck in ``processing`` whose worker stopped heart-beating."""
+    stale = utcnow() - timedelta(seconds=stale_after)
+    query = select(Media.public_id).where(
+        Media.encoding_status == "processing",
+        or_(Media.encode_heartbeat_at.is_(None), Media.encode_heartbeat_at < stale),
+    )
+    return list(session.scalars(query))

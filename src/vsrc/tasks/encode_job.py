@@ -1,0 +1,172 @@
+"""One VOD encode: claim the row, encode the whole ladder with ONE ffmpeg, thumbnails, finish.
+
+Every path ends the row in a definite state: ``completed``; ``failed`` with a human message
+(permanent errors, or the last retry); or back to ``pending`` and re-raised so Huey retries it from
+a clean output folder. The ffmpeg stderr tail goes to the log, never to the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from vsrc.db.models import EncodingProfile, Media
+from vsrc.db.session import transaction
+from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
+from vsrc.media.errors import EncodeError, ProbeError
+from vsrc.media.ladder import PlannedRung, Profile, ladder_for
+from vsrc.media.playlists import rewrite_master
+from vsrc.media.probe import SourceInfo, probe
+from vsrc.media.runner import run_encode
+from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
+from vsrc.services import encoding, profiles
+from vsrc.tasks.context import WorkerContext
+
+log = logging.getLogger("vsrc.tasks.encode")
+
+HEARTBEAT_SECONDS = 5.0
+
+
+class MediaGone(Exception):
+    """The media row was deleted (or taken over) while encoding: stop and clean up."""
+
+
+def time_limit(duration: float) -> float:
+    """Wall-clock limit of one encode in seconds, proportional to the video's length."""
+    return 300 + 20 * max(duration, 1)
+
+
+def run_encode_job(ctx: WorkerContext, public_id: str, *, retries_left: int) -> None:
+    """Encode ``public_id``; raises only to ask the queue for a retry."""
+    with transaction(ctx.sessions) as session:
+        media = encoding.claim(session, public_id=public_id, stale_after=ctx.settings.encode_stale_seconds)
+        if media is None:
+            log.info("encode %s: nothing to do (gone, finished, or held by another worker)", public_id)
+            return
+        profile = _profile_for(session, media)
+    out_dir = ctx.storage.local_path(f"hls/{public_id}")
+    thumbs = ctx.storage.local_path(f"thumbnails/{public_id}")
+    try:
+        _reset(out_dir, thumbs)
+        _encode(ctx, media, profile, out_dir, thumbs)
+    except MediaGone:
+        log.info("encode %s: media deleted while encoding; outputs removed", public_id)
+        _remove(out_dir, thumbs)
+        return
+    except (ProbeError, EncodeError) as exc:
+        permanent = isinstance(exc, ProbeError) or exc.permanent
+        if permanent or retries_left <= 0:
+            log.warning("encode %s failed: %s", public_id, exc)
+            _finish(ctx, media.id, "failed", _human(exc))
+            return
+        log.warning("encode %s: retryable failure (%s), %d retries left", public_id, exc, retries_left)
+        _finish(ctx, media.id, "pending", None)
+        raise
+    except Exception:
+        log.exception("encode %s: unexpected error", public_id)
+        _finish(ctx, media.id, "failed" if retries_left <= 0 else "pending",
+                "Encoding failed because of an internal error" if retries_left <= 0 else None)
+        raise
+    _finish(ctx, media.id, "completed", None)
+    log.info("encode %s: completed", public_id)
+
+
+def _profile_for(session: Session, media: Media) -> Profile:
+    row = session.get(EncodingProfile, media.encoding_profile_id) if media.encoding_profile_id else None
+    return profiles.to_profile(row or profiles.default_profile(session))
+
+
+def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
+    source = ctx.storage.local_path(media.source_key)
+    info = probe(source)
+    rungs = ladder_for(info, profile)
+    argv = build_hls_command(
+        ffmpeg=ctx.settings.ffmpeg_path, source=source, info=info, rungs=rungs, profile=profile, out_dir=out_dir
+    )
+    log.info("encode %s: %s", media.public_id, ", ".join(f"{r.name} {r.resolution}" for r in rungs))
+
+    def on_progress(percent: int) -> None:
+        # 100 is written by _finish once thumbnails are done too.
+        _beat(ctx, media.id, min(percent, 99))
+
+    with _Heartbeat(ctx, media.id):
+        run_encode(argv, duration=info.duration, on_progress=on_progress,
+                   timeout=time_limit(info.duration), logger=log)
+        rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
+        _thumbnails(ctx, info, rungs[-1], out_dir, thumbs)
+
+
+def _thumbnails(ctx: WorkerContext, info: SourceInfo, smallest: PlannedRung, out_dir: Path, thumbs: Path) -> None:
+    """Poster and storyboard from the smallest rendition; a failure here leaves the video playable."""
+    rendition = out_dir / smallest.name / "index.m3u8"
+    ffmpeg = ctx.settings.ffmpeg_path
+    plan = plan_storyboard(info.duration, smallest.width, smallest.height)
+    try:
+        run_encode(build_poster_command(ffmpeg=ffmpeg, source=rendition, duration=info.duration,
+                                        out_path=thumbs / "poster.jpg"),
+                   duration=0, on_progress=None, timeout=120, logger=log)
+        run_encode(build_storyboard_command(ffmpeg=ffmpeg, source=rendition, plan=plan,
+                                            out_path=thumbs / "storyboard.jpg"),
+                   duration=0, on_progress=None, timeout=300, logger=log)
+        (thumbs / "storyboard.vtt").write_text(storyboard_vtt(plan, info.duration, "storyboard.jpg"))
+    except EncodeError as exc:
+        log.warning("thumbnails failed (video stays playable): %s", exc)
+
+
+class _Heartbeat:
+    """Refreshes the row's heartbeat every few seconds while ffmpeg runs (progress may stall)."""
+
+    def __init__(self, ctx: WorkerContext, media_id: int) -> None:
+        self.ctx, self.media_id = ctx, media_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            try:
+                _beat(self.ctx, self.media_id, None)
+            except MediaGone:
+                return  # the progress callback notices too and stops ffmpeg
+            except Exception:
+                log.exception("heartbeat of media %d failed", self.media_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=HEARTBEAT_SECONDS + 5)
+
+
+def _beat(ctx: WorkerContext, media_id: int, progress: int | None) -> None:
+    with transaction(ctx.sessions) as session:
+        if not encoding.heartbeat(session, media_id=media_id, progress=progress):
+            raise MediaGone()
+
+
+def _finish(ctx: WorkerContext, media_id: int, status: str, error: str | None) -> None:
+    with transaction(ctx.sessions) as session:
+        encoding.finish(session, media_id=media_id, status=status, error=error)
+
+
+def _reset(*folders: Path) -> None:
+    """Start from clean output folders (a retry must not mix in a dead attempt's segments)."""
+    _remove(*folders)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _remove(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _human(exc: ProbeError | EncodeError) -> str:
+    if isinstance(exc, ProbeError):
+        return f"The uploaded file could not be decoded as video: {exc}"
+    return f"Encoding failed: {exc.message}"
