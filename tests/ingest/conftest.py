@@ -4,14 +4,16 @@ publisher, a raw-socket RTMP client and an FLV probe (PyAV)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import struct
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ParamSpec
 
 import av
 import imageio_ffmpeg
@@ -240,3 +242,16 @@ class RawClient:
 
     def close(self) -> None:
         self.writer.close()
+
+
+P = ParamSpec("P")
+
+
+def async_test(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an ``async def`` test with :func:`asyncio.run` (pytest-asyncio is not used)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
