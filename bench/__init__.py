@@ -1,0 +1,1 @@
+"""Reproducible performance benchmarks of VSRC (not tests: they print numbers, they assert nothing)."""

@@ -1,0 +1,195 @@
+"""Upload benchmark: a ~1 GiB real MP4 streamed to `vsrc api` over loopback vs a plain `cp`.
+
+    .venv/bin/python -m bench.upload [--reps 5] [--client curl|httpx] [--workdir DIR] [--json FILE]
+
+Per repetition, interleaved (order rotated each repetition) so that they share the machine's
+noise: `cp` of the file (the baseline); the same upload to a bare ASGI app on the same uvicorn
+that drops the body ("drain": the transport floor) and to one that writes it to disk ("write");
+then the real `POST /api/v1/media/upload`, while the server's VmRSS is sampled every 20 ms.
+Reports medians, upload/cp (target >= 0.5) and the server's peak RSS growth (target < 64 MiB).
+`sync` runs before each timed step (nothing is evicted from the page cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench import common
+from bench.rss import RssSampler, status_kib
+from bench.upload_client import CLIENTS, Client
+from bench.videogen import GIB, big_video, seed_clip
+
+MIB = 1024**2
+TARGET_RATIO = 0.5
+TARGET_RSS_MIB = 64.0
+UPLOAD_PATH = "/api/v1/media/upload"
+STEPS = ["cp", "drain", "write", "upload"]
+
+
+@dataclass
+class Rep:
+    cp: float  # MiB/s of each step
+    drain: float
+    write: float
+    upload: float
+    status: int
+    rss_growth_mib: float
+    hwm_growth_mib: float
+
+
+@dataclass
+class Result:
+    machine: str
+    date: str
+    client: str
+    file_bytes: int
+    reps: list[Rep] = field(default_factory=list)
+
+    def med(self, name: str) -> float:
+        return common.median([float(getattr(r, name)) for r in self.reps])
+
+    @property
+    def ratio(self) -> float:
+        return self.med("upload") / self.med("cp")
+
+    @property
+    def rss_growth_max(self) -> float:
+        return max(r.rss_growth_mib for r in self.reps)
+
+
+def _sync() -> None:
+    subprocess.run(["sync"], check=False)
+
+
+def time_cp(src: Path, dst: Path) -> float:
+    """Seconds for ``cp src dst`` (the copy is removed afterwards)."""
+    _sync()
+    start = time.perf_counter()
+    subprocess.run(["cp", str(src), str(dst)], check=True)
+    seconds = time.perf_counter() - start
+    dst.unlink()
+    return seconds
+
+
+def delete_media(base_url: str, key: str, media_id: str | None) -> None:
+    if media_id:
+        httpx.delete(f"{base_url}/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"},
+                     timeout=60)
+
+
+def make_video(workdir: Path) -> tuple[Path, Path]:
+    print(f"making a ~1 GiB MP4 under {workdir} ...", flush=True)
+    start = time.perf_counter()
+    seed = seed_clip(workdir / "seed.mp4")
+    video = big_video(workdir / "video.mp4", seed, size=GIB)
+    print(f"  {video.stat().st_size / MIB:.0f} MiB in {time.perf_counter() - start:.1f}s", flush=True)
+    return seed, video
+
+
+def run(workdir: Path, reps: int, client_name: str) -> Result:
+    upload: Client = CLIENTS[client_name]
+    seed, video = make_video(workdir)
+    size = video.stat().st_size
+    mib = size / MIB
+    env = common.vsrc_env(workdir / "data")
+    common.vsrc_cli(["migrate"], env)
+    key = common.create_key(env)
+    copy = workdir / "copy.mp4"
+    time_cp(video, copy)  # warm the page cache and the target blocks
+    result = Result(common.machine(), common.today(), client_name, size)
+
+    reference = common.uvicorn_app("bench.drain_app:app")
+    reference.env["BENCH_DRAIN_DIR"] = str(workdir)
+    with reference, common.vsrc_api(env) as server:
+        warm = upload(server.url + UPLOAD_PATH, key, seed)  # the first upload imports PyAV: not measured
+        print(f"  warm-up upload of the {seed.stat().st_size / MIB:.0f} MiB seed: HTTP {warm.status}")
+        delete_media(server.url, key, warm.media_id)
+        for i in range(reps):
+            seconds: dict[str, float] = {}
+            status, growth, hwm_growth = 0, 0.0, 0.0
+            for step in STEPS[i % len(STEPS):] + STEPS[:i % len(STEPS)]:  # rotate: no step always first
+                _sync()
+                if step == "cp":
+                    seconds[step] = time_cp(video, copy)
+                elif step in ("drain", "write"):
+                    seconds[step] = upload(f"{reference.url}/{step}", key, video).seconds
+                else:
+                    hwm_before = status_kib(server.pid, "VmHWM")
+                    with RssSampler(server.pid) as sampler:
+                        real = upload(server.url + UPLOAD_PATH, key, video)
+                    hwm_growth = (status_kib(server.pid, "VmHWM") - hwm_before) / 1024
+                    seconds[step], status, growth = real.seconds, real.status, sampler.growth_mib
+                    delete_media(server.url, key, real.media_id)
+                    if real.status != 201:
+                        print(f"    answer: {json.dumps(real.body)[:300]}")
+            rep = Rep(*(mib / seconds[s] for s in STEPS), status, growth, hwm_growth)
+            result.reps.append(rep)
+            print(f"  rep {i + 1}: cp {rep.cp:.0f}, drain {rep.drain:.0f}, write {rep.write:.0f}, "
+                  f"upload {rep.upload:.0f} MiB/s (HTTP {rep.status}); "
+                  f"server RSS +{rep.rss_growth_mib:.1f} MiB", flush=True)
+    return result
+
+
+def report(res: Result) -> str:
+    rows = [[i + 1, f"{r.cp:.0f}", f"{r.drain:.0f}", f"{r.write:.0f}", f"{r.upload:.0f}", r.status,
+             f"{r.upload / r.cp:.2f}", f"{r.rss_growth_mib:.1f}", f"{r.hwm_growth_mib:.1f}"]
+            for i, r in enumerate(res.reps)]
+    rows.append(["**median**", *(f"{res.med(n):.0f}" for n in ("cp", "drain", "write", "upload")), "",
+                 f"**{res.ratio:.2f}**", f"max {res.rss_growth_max:.1f}", ""])
+    table = common.md_table(
+        ["rep", "cp MiB/s", "uvicorn drain MiB/s", "uvicorn write MiB/s", "vsrc upload MiB/s", "HTTP",
+         "upload/cp", "server RSS growth MiB", "VmHWM growth MiB"],
+        rows,
+    )
+    ok_ratio = res.ratio >= TARGET_RATIO
+    ok_rss = res.rss_growth_max < TARGET_RSS_MIB
+    return "\n".join([
+        f"machine: {res.machine}; {res.date}",
+        f"file: {res.file_bytes / MIB:.0f} MiB real H.264 MP4, client {res.client}, {len(res.reps)} reps",
+        "",
+        table,
+        "",
+        f"- upload/cp = {res.ratio:.2f} (target >= {TARGET_RATIO}): {'MET' if ok_ratio else 'MISSED'}",
+        f"- upload/uvicorn-drain = {res.med('upload') / res.med('drain'):.2f}, "
+        f"upload/uvicorn-write = {res.med('upload') / res.med('write'):.2f}",
+        f"- peak server RSS growth {res.rss_growth_max:.1f} MiB (target < {TARGET_RSS_MIB:.0f}): "
+        f"{'MET' if ok_rss else 'MISSED'}",
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=5)
+    default_client = "curl" if shutil.which("curl") else "httpx"
+    parser.add_argument("--client", choices=sorted(CLIENTS), default=default_client)
+    parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        res = run(args.workdir.resolve(), args.reps, args.client)
+    else:
+        with tempfile.TemporaryDirectory(prefix="vsrc-bench-upload-", dir=os.environ.get("TMPDIR")) as tmp:
+            res = run(Path(tmp), args.reps, args.client)
+    print()
+    print(report(res))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"benchmark": "upload", **asdict(res), "ratio": res.ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
