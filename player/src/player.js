@@ -284,6 +284,7 @@ export function createPlayerClass(deps) {
         this.type = type;
         if (type === 'live') {
           this.probing = true;
+          this.toggleClass_('vsrc-waiting-live', true);
           const res = await probeUntilAvailable({
             url,
             fetch: deps.fetch,
@@ -294,6 +295,7 @@ export function createPlayerClass(deps) {
             onAttempt: (info) => this.player_.trigger && this.player_.trigger({ type: 'vsrc:probe', attempt: info.attempt, ok: info.ok }),
           });
           this.probing = false;
+          this.toggleClass_('vsrc-waiting-live', false);
           if (stale()) return;
           if (!res.ok) {
             this.safeCall_(this.onProbeFailed_, { attempts: res.attempts, url });
@@ -320,12 +322,24 @@ export function createPlayerClass(deps) {
       run().catch((e) => {
         if (stale() || (e && e.name === 'AbortError')) return;
         this.probing = false;
+        this.toggleClass_('vsrc-waiting-live', false);
         const err =
           e instanceof VSRCError
             ? e
             : new VSRCError(VSRCError.codes.RESOLVE_FAILED, `VSRCPlayer: ${(e && e.message) || e}`, { cause: e });
         this.fail_(err, err.code === VSRCError.codes.MEDIA_NOT_FOUND ? 'This video is not available.' : undefined);
       });
+    }
+
+    toggleClass_(cls, on) {
+      const p = this.player_;
+      if (!p || this.disposed) return;
+      try {
+        if (on && p.addClass) p.addClass(cls);
+        else if (!on && p.removeClass) p.removeClass(cls);
+      } catch {
+        /* ignore */
+      }
     }
 
     setPlayerSource_(url) {

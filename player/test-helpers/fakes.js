@@ -148,7 +148,16 @@ export class FakePlayer extends Emitter {
     this.ql = fakeQualityLevels([]);
     this.playResult = () => Promise.resolve();
   }
-  addClass() {}
+  addClass(c) {
+    this.classes = this.classes || new Set();
+    this.classes.add(c);
+  }
+  removeClass(c) {
+    if (this.classes) this.classes.delete(c);
+  }
+  hasClass(c) {
+    return !!(this.classes && this.classes.has(c));
+  }
   ready(fn) {
     fn.call(this);
   }

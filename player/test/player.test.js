@@ -108,7 +108,11 @@ test('live: probes HEAD until the playlist appears, then sets the source and pla
     onProbeFailed: () => order.push('probeFailed'),
     onReady: () => order.push('ready'),
   });
+  const during = [];
+  env.videojs.players[0].on('vsrc:probe', (e) => during.push([e.attempt, e.ok, env.videojs.players[0].hasClass('vsrc-waiting-live')]));
   await p.whenReady();
+  assert.deepEqual(during, [[1, false, true], [2, false, true], [3, true, true]], 'vsrc:probe events, waiting overlay while probing');
+  assert.equal(env.videojs.players[0].hasClass('vsrc-waiting-live'), false);
   await flushMicrotasks();
   const vp = env.videojs.players[0];
   assert.equal(heads, 3);
