@@ -116,6 +116,6 @@ class Clips:
 
 
 @pytest.fixture(scope="session")
-def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Clips:
+def media_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Clips:
     root = tmp_path_factory.mktemp("clips")
     return Clips(root, ffmpeg)

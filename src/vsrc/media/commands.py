@@ -283,7 +283,7 @@ def build_storyboard_command(
     show the picture up to one GOP away from its cue time)."""
     rate = 1 / Fraction(plan.interval).limit_denominator(1000)
     vf = (
-        f"fps={_fraction(rate)}:round=near,"
+        f"fps={_fraction(rate)}:round=near:eof_action=pass,"
         f"scale={plan.tile_width}:{plan.tile_height},setsar=1,"
         f"tile={plan.columns}x{plan.rows}"
     )

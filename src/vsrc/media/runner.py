@@ -11,6 +11,7 @@ leaves EVENT playlists without ENDLIST and the retry starts clean.
 from __future__ import annotations
 
 import collections
+import ctypes
 import logging
 import os
 import re
@@ -80,6 +81,23 @@ def classify_failure(returncode: int, stderr_tail: str, *, timed_out: bool = Fal
     return f"Encoding failed (ffmpeg exit code {returncode}){detail}", False
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it when the worker dies (even by SIGKILL), so an
+    orphaned ffmpeg never keeps writing into a folder that the retry is about to reuse (Linux).
+
+    Note: Linux delivers the signal when the *thread* that forked exits, so call
+    :func:`run_encode` from a long-lived thread (the main thread or a pool worker), not from a
+    thread that ends while ffmpeg should keep running."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the job's clean-folder retry still holds, only the orphan lingers
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -128,6 +146,7 @@ def run_encode(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_die_with_parent if os.name == "posix" else None,
     )
 
     def read_stderr() -> None:
