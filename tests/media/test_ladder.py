@@ -45,6 +45,7 @@ def make_info(
         mime_type="video/mp4",
         bit_rate=10_000_000,
         frame_rate=frame_rate,
+        audio_stream_index=1 if has_audio else None,
     )
 
 

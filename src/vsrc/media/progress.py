@@ -45,6 +45,7 @@ class ProgressParser:
         self.position = 0.0  # seconds of output written (max seen)
         self.last_block: dict[str, str] = {}
         self._block: dict[str, str] = {}
+        self._have_pos = False
 
     def feed(self, data: str) -> int | None:
         """Feed one or more lines; returns the new percentage when it rose, else None."""
@@ -65,17 +66,20 @@ class ProgressParser:
         position: float | None = None
         if key == "out_time_us":
             position = _parse_us(value)
-        elif key == "out_time" and "out_time_us" not in self._block:
+        elif key == "out_time":
             position = parse_out_time(value)
-        elif key == "out_time_ms" and "out_time_us" not in self._block and "out_time" not in self._block:
+        elif key == "out_time_ms":
             position = _parse_us(value)
         elif key == "progress":
             self.last_block = self._block
             self._block = {}
+            self._have_pos = False
             if value == "end":
                 self.done = True
                 self.percent = 100
-        if position is not None and position >= 0 and math.isfinite(position):
+        # The three keys carry the same position; the first valid one of a block is used.
+        if position is not None and position >= 0 and math.isfinite(position) and not self._have_pos:
+            self._have_pos = True
             self._advance(position)
         return self.percent if self.percent > before else None
 
