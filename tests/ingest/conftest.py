@@ -180,7 +180,7 @@ def probe_flv(path: Path) -> FlvProbe:
     packets: dict[str, int] = {}
     audio_times: list[float] = []
     with av.open(str(path)) as container:
-        codecs = {s.type: s.codec_context.name for s in container.streams}
+        codecs: dict[str, str] = {str(s.type): s.codec_context.name for s in container.streams}
         for packet in container.demux():
             if packet.pts is None:
                 continue

@@ -94,6 +94,13 @@ def test_extended_timestamp_repeated_on_type3_continuation() -> None:
     assert feed_all(data) == [Message(4, 9, 1, ts, payload)]
 
 
+def test_continuation_without_repeated_extended_timestamp_is_tolerated() -> None:
+    ts = 17_000_000
+    payload = b"\x00\x01" * 100  # does not start with the timestamp bytes
+    data = fmt0(4, ts, 200, 9, 1) + payload[:128] + h("c4") + payload[128:]
+    assert feed_all(data) == [Message(4, 9, 1, ts, payload)]
+
+
 def test_extended_delta_and_type3_new_message() -> None:
     delta = 0x1000000
     data = (

@@ -166,7 +166,8 @@ async def test_garbage_never_crashes_the_server(
     assert "unsupported RTMP version" in text
     assert "exceeds the 65536 cap" in text
     assert "AMF0" in text
-    assert "timed out" in text
+    assert "handshake timeout" in text
+    assert "idle timeout" in text
 
 
 def command_names(messages: list[Message]) -> list[str]:

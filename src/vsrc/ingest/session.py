@@ -89,8 +89,11 @@ class RtmpSession:
         :class:`asyncio.CancelledError`."""
         drain = True
         try:
-            async with asyncio.timeout(self._config.handshake_timeout):
-                leftover = await self._handshake()
+            try:
+                async with asyncio.timeout(self._config.handshake_timeout):
+                    leftover = await self._handshake()
+            except TimeoutError:
+                raise _Close("handshake timeout") from None
             await self._process(leftover)
             await self._read_loop()
         except _Close as exc:
@@ -98,7 +101,7 @@ class RtmpSession:
         except ProtocolError as exc:
             logger.warning("rtmp %s: protocol error: %s", self.peer, exc)
         except TimeoutError:
-            logger.info("rtmp %s: timed out", self.peer)
+            logger.info("rtmp %s: timed out sending to the peer", self.peer)
         except (ConnectionError, OSError) as exc:
             logger.info("rtmp %s: connection lost: %r", self.peer, exc)
         except asyncio.CancelledError:
@@ -125,7 +128,10 @@ class RtmpSession:
 
     async def _read_loop(self) -> None:
         while True:
-            data = await asyncio.wait_for(self._reader.read(_READ_SIZE), self._config.idle_timeout)
+            try:
+                data = await asyncio.wait_for(self._reader.read(_READ_SIZE), self._config.idle_timeout)
+            except TimeoutError:
+                raise _Close(f"idle timeout ({self._config.idle_timeout:g} s without data)") from None
             if not data:
                 logger.info("rtmp %s: publisher closed the connection", self.peer)
                 return
@@ -136,6 +142,7 @@ class RtmpSession:
             await self._handle(message)
         sequence = self._chunks.ack_due()
         if sequence is not None:
+            logger.debug("rtmp %s: acknowledging %d bytes", self.peer, sequence)
             await self._send(msg.acknowledgement(sequence))
 
     async def _send(self, *messages: Message) -> None:
@@ -148,7 +155,7 @@ class RtmpSession:
         if type_id in _MEDIA_TYPES:
             await self._media(message)
         elif type_id in (MessageType.COMMAND_AMF0, MessageType.COMMAND_AMF3):
-            await self._command(msg.parse_command(message))
+            await self._command(msg.parse_command(message), message.stream_id)
         elif type_id == MessageType.USER_CONTROL:
             event, value = msg.parse_user_control(message.payload)
             if event == UserControl.PING_REQUEST:
@@ -162,9 +169,13 @@ class RtmpSession:
             return
         sink = self._sink
         for part in self._muxer.mux(message):
-            await sink.write(part)
+            try:
+                await sink.write(part)
+            except Exception as exc:
+                logger.exception("rtmp %s: the sink failed", self.peer)
+                raise _Close("sink failed") from exc
 
-    async def _command(self, command: msg.Command) -> None:
+    async def _command(self, command: msg.Command, stream_id: int) -> None:
         name, tid = command.name, command.transaction_id
         logger.debug("rtmp %s: command %s", self.peer, name)
         if name == "connect":
@@ -178,7 +189,7 @@ class RtmpSession:
             self._next_stream_id += 1
             await self._send(msg.result(tid, None, float(self._next_stream_id)))
         elif name == "publish":
-            await self._publish(command)
+            await self._publish(command, stream_id or self._next_stream_id or 1)
         elif name in _UNPUBLISH_COMMANDS:
             if self._grant is not None:
                 logger.info("rtmp %s: %s", self.peer, name)
@@ -209,8 +220,7 @@ class RtmpSession:
             self._chunks.window_ack_size = cfg.window_ack_size
         await self._send(msg.connect_result(command.transaction_id))
 
-    async def _publish(self, command: msg.Command) -> None:
-        stream_id = self._next_stream_id or 1
+    async def _publish(self, command: msg.Command, stream_id: int) -> None:
         if self._grant is not None:
             await self._refuse(stream_id, "NetStream.Publish.BadConnection", "already publishing")
         name = command.arg_str(0) or ""

@@ -8,7 +8,8 @@ Timestamp rules, the ones pyrtmp got wrong (DESIGN §8):
 * a type-3 chunk that starts a new message adds the previous *delta*.
 * whenever the 3-byte field is 0xFFFFFF a 4-byte extended value follows the message header, and
   every type-3 chunk of that chunk stream repeats it (continuation chunks included) until a
-  fmt 0/1/2 header without an extended value.
+  fmt 0/1/2 header without an extended value. (A continuation chunk whose 4 bytes do not repeat
+  the value is read as if the encoder had left the field out, as some do.)
 
 The reader applies Set Chunk Size, Abort and Window Acknowledgement Size itself (they change how
 the following bytes are read) and still returns them, like every other message.
@@ -53,6 +54,7 @@ class _StreamState:
     type_id: int = 0
     stream_id: int = 0
     extended: bool = False
+    ext_value: int = 0  # extended field of the message's first chunk
     partial: bytearray | None = None  # payload of the message in progress
 
 
@@ -142,12 +144,16 @@ class ChunkReader:
             stream_id = struct.unpack_from("<I", buf, pos + 7)[0]
         pos += _HEADER_SIZES[fmt]
         extended = field == EXTENDED if fmt <= 2 else state.extended
+        starts_message = state.partial is None
         if extended:
             if pos + 4 > end:
                 return None
-            field = struct.unpack_from(">I", buf, pos)[0]
-            pos += 4
-        starts_message = state.partial is None
+            value = struct.unpack_from(">I", buf, pos)[0]
+            # Leniency: some encoders omit the field on continuation chunks; it must repeat
+            # the message's value, so anything else is payload.
+            if starts_message or value == state.ext_value:
+                field = value
+                pos += 4
         if not starts_message and fmt != 3:
             raise ProtocolError(f"chunk stream {csid}: fmt {fmt} header inside an unfinished message")
         if starts_message and length > self.max_message_size:
@@ -169,6 +175,7 @@ class ChunkReader:
                 state.timestamp = (state.timestamp + state.delta) & 0xFFFFFFFF
             if fmt <= 2:
                 state.extended = extended
+            state.ext_value = field
             state.length, state.type_id, state.stream_id = length, type_id, stream_id
             state.partial = bytearray()
             self._pending_bytes += length
