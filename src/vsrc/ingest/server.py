@@ -16,8 +16,9 @@ import asyncio
 import logging
 from types import TracebackType
 
+from vsrc.ingest.config import RtmpServerConfig
 from vsrc.ingest.interfaces import PublishAuthorizer, StreamSinkFactory
-from vsrc.ingest.session import RtmpServerConfig, RtmpSession
+from vsrc.ingest.session import RtmpSession
 
 logger = logging.getLogger("vsrc.ingest")
 
