@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -133,6 +134,46 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("data"))
     yield srv
     stop_server(srv)
+
+
+def start_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
+    """A real `vsrc worker` process on the same data dir."""
+    full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
+    return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_status(server: Server, key: str, media_id: str, statuses: tuple[str, ...] = ("completed", "failed"),
+                    timeout: float = 120) -> tuple[dict, list[int]]:
+    """Poll the API until the media reaches one of ``statuses``; returns it and the progress seen."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    with server.client(key) as client:
+        while time.monotonic() < deadline:
+            data = client.get(f"/api/v1/media/{media_id}").json()["data"]
+            seen.append(data["encodingProgress"])
+            if data["encodingStatus"] in statuses:
+                return data, seen
+            time.sleep(0.1)
+    raise AssertionError(f"{media_id} did not reach {statuses} in {timeout}s (last {data})")
+
+
+def upload_file(server: Server, key: str, path: Path, **data: str) -> str:
+    data.setdefault("title", path.stem)
+    with server.client(key) as client:
+        resp = client.post("/api/v1/media/upload", files={"file": (path.name, path.read_bytes())}, data=data)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["data"]["mediaId"])
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
+    player_dir: Path | None = Field(default=None, description="built VSRCPlayer (default: player/dist)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     encode_stale_seconds: float = Field(
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
         if self.storage_url:
             return Path(self.storage_url.removeprefix("file://")).expanduser().resolve()
         return self.data_dir / "storage"
+
+    @cached_property
+    def player_dist(self) -> Path:
+        if self.player_dir:
+            return self.player_dir.expanduser().resolve()
+        return Path(__file__).resolve().parents[2] / "player" / "dist"
 
     @cached_property
     def tmp_dir(self) -> Path:

@@ -11,7 +11,7 @@ from vsrc import __version__
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
-from vsrc.api.routes import health, live, media, playback, profiles
+from vsrc.api.routes import health, live, media, playback, player, profiles
 from vsrc.config import Settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import LocalStorage
@@ -28,7 +28,9 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``; the database must already be migrated (``vsrc migrate``)."""
     logging.getLogger("vsrc").setLevel(settings.log_level)
     engine = make_engine(settings.sqlalchemy_url)
-    app = FastAPI(title="VSRC Public API", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="VSRC Public API", version=__version__, description=DESCRIPTION, redirect_slashes=False
+    )
     app.state.vsrc = AppState(
         settings=settings,
         sessions=make_session_factory(engine),
@@ -46,6 +48,6 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
     )
-    for router in (health.router, media.router, live.router, profiles.router, playback.router):
+    for router in (health.router, media.router, live.router, profiles.router, playback.router, player.router):
         app.include_router(router)
     return app

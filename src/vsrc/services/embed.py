@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 
-def _js_string(value: str) -> str:
+def js_string(value: str) -> str:
     """A single-quoted JavaScript string literal, safe inside an inline ``<script>``."""
     escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("<", "\\x3c")
     return f"'{escaped}'"
@@ -22,8 +22,8 @@ def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
         "<script>\n"
         f"  const player = new VSRCPlayer('#{element_id}', {{\n"
         f"    type: '{player_type}',\n"
-        f"    mediaId: {_js_string(media_id)},\n"
-        f"    apiBase: {_js_string(public_url)},\n"
+        f"    mediaId: {js_string(media_id)},\n"
+        f"    apiBase: {js_string(public_url)},\n"
         "    onReady: (playerInstance) => {\n"
         "      console.log('VSRCPlayer is ready');\n"
         "    },\n"
