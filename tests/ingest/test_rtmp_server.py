@@ -11,15 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.ingest.conftest import (
+    FFMPEG,
     GOOD_KEY,
     Harness,
     RawClient,
+    RecordingAuthorizer,
     async_test,
     probe_flv,
     publish,
     running_server,
     start_publisher,
 )
+from vsrc.ingest import FileSink, ProcessSink, PublishGrant, RtmpServer, StreamSink, TeeSink
 from vsrc.ingest.rtmp import amf0, flv
 from vsrc.ingest.rtmp import messages as msg
 from vsrc.ingest.rtmp.chunks import Message
@@ -251,3 +254,29 @@ async def test_stop_ends_active_publish(tmp_path: Path) -> None:
         await harness.server.stop()
         assert harness.factory.sinks[0].closed and len(harness.authorizer.done) == 1
         await expect_closed(client)
+
+
+@async_test
+async def test_flv_pipes_into_ffmpeg_and_tees_to_a_recording(tmp_path: Path, clip2: Path) -> None:
+    authorizer = RecordingAuthorizer({GOOD_KEY})
+    packaged, recording = tmp_path / "live.ts", tmp_path / "rec.flv"
+    sinks: list[TeeSink] = []
+
+    async def factory(grant: PublishGrant, /) -> StreamSink:
+        ffmpeg = await asyncio.create_subprocess_exec(
+            *(FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "flv", "-i", "pipe:0"),
+            *("-c", "copy", "-f", "mpegts", str(packaged)),
+            stdin=asyncio.subprocess.PIPE,
+        )
+        sinks.append(TeeSink(ProcessSink(ffmpeg), FileSink(recording)))
+        return sinks[-1]
+
+    async with RtmpServer(authorizer, factory, host="127.0.0.1", port=0) as server:
+        rc, err = await publish(clip2, f"rtmp://127.0.0.1:{server.port}/live/{GOOD_KEY}")
+        assert rc == 0, err
+        await asyncio.wait_for(authorizer.done_event.wait(), 10)
+    process_sink = sinks[0].sinks[0]
+    assert isinstance(process_sink, ProcessSink) and process_sink.process.returncode == 0
+    for path in (packaged, recording):
+        probe = probe_flv(path)
+        assert set(probe.codecs) == {"video", "audio"} and 1.8 <= probe.duration <= 2.2, (path, probe)
