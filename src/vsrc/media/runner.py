@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import IO
@@ -84,6 +85,20 @@ def classify_failure(returncode: int, stderr_tail: str, *, timed_out: bool = Fal
 _PR_SET_PDEATHSIG = 1
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    # Resolved once in the parent: dlopen() in a child forked from a threaded worker can deadlock.
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return fn
+
+
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGKILL it when the worker dies (even by SIGKILL), so an
     orphaned ffmpeg never keeps writing into a folder that the retry is about to reuse (Linux).
@@ -91,11 +106,8 @@ def _die_with_parent() -> None:
     Note: Linux delivers the signal when the *thread* that forked exits, so call
     :func:`run_encode` from a long-lived thread (the main thread or a pool worker), not from a
     thread that ends while ffmpeg should keep running."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the job's clean-folder retry still holds, only the orphan lingers
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -146,7 +158,7 @@ def run_encode(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_die_with_parent if os.name == "posix" else None,
+        preexec_fn=_die_with_parent if _PRCTL is not None else None,
     )
 
     def read_stderr() -> None:
