@@ -179,7 +179,7 @@ def test_rewrite_master(encoded: dict[str, Encoded]) -> None:
             peak, average = measure_playlist(e.out / rung.name / "index.m3u8") or (0, 0)
             assert (si.bandwidth, si.average_bandwidth) == (peak, average)
             assert si.bandwidth >= si.average_bandwidth > 0
-        assert list(e.out.glob(".master-*")) == []
+        assert list(e.out.glob(".master-*")) == [] and list(e.out.glob("*.tmp")) == []
 
 
 def test_planned_master_without_measurement(encoded: dict[str, Encoded]) -> None:
@@ -231,3 +231,24 @@ def test_poster_and_storyboard_from_smallest_rendition(encoded: dict[str, Encode
     vtt = storyboard_vtt(plan, e.info.duration)
     cues = check_vtt(vtt, e.info.duration, (plan.sprite_width, plan.sprite_height))
     assert len(cues) == plan.count == math.ceil(e.info.duration - 1e-6)
+
+
+def test_veryfast_produces_high_profile_as_predicted(media_clips: Clips, tmp_path: Path) -> None:
+    profile = Profile(
+        rungs=(Rung("144p", 144, 150_000),), preset="veryfast", segment_seconds=4, gop_seconds=2
+    )
+    info = probe(media_clips.one_second)
+    rungs = ladder_for(info, profile)
+    argv = build_hls_command(
+        ffmpeg=media_clips.ffmpeg,
+        source=media_clips.one_second,
+        info=info,
+        rungs=rungs,
+        profile=profile,
+        out_dir=tmp_path,
+    )
+    run_encode(argv, duration=info.duration, on_progress=None, timeout=60)
+    native = m3u8.load(str(tmp_path / "master.m3u8")).playlists[0].stream_info.codecs
+    assert native == f"{avc_codec_string('high', rungs[0].level)},mp4a.40.2" == "avc1.64000c,mp4a.40.2"
+    planned = render_master(master_variants(None, rungs=rungs, profile=profile, info=info))
+    assert m3u8.loads(planned).playlists[0].stream_info.codecs == native

@@ -85,7 +85,7 @@ def test_100_only_after_success() -> None:
     assert seen == [99]
     err = exc_info.value
     assert not err.permanent
-    assert "exit code 1" in str(err) and "No space left on device" in str(err)
+    assert "code 1" in str(err) and "No space left on device" in str(err)
     assert err.returncode == 1
 
 

@@ -79,7 +79,7 @@ def classify_failure(returncode: int, stderr_tail: str, *, timed_out: bool = Fal
             last = cleaned
             break
     detail = f": {last[:300]}" if last else ""
-    return f"Encoding failed (ffmpeg exit code {returncode}){detail}", False
+    return f"ffmpeg exited with code {returncode}{detail}", False
 
 
 _PR_SET_PDEATHSIG = 1
