@@ -256,3 +256,27 @@ def test_writer_reader_round_trip_random() -> None:
     for start in range(0, len(stream), 777):
         got += reader.feed(stream[start : start + 777])
     assert got == sent
+
+
+def test_random_and_mutated_input_only_raises_protocol_error() -> None:
+    rng = random.Random(99)
+    writer = ChunkWriter(chunk_size=64)
+    messages = [
+        Message(rng.choice((3, 4, 70, 400)), rng.choice((8, 9, 20)), 1, i * 40, rng.randbytes(150))
+        for i in range(30)
+    ]
+    valid = b"".join(writer.write(m) for m in messages)
+    for trial in range(1500):
+        if trial % 2:
+            data = rng.randbytes(rng.randrange(1, 400))
+        else:
+            data = bytearray(valid)
+            for _ in range(rng.randrange(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        reader = ChunkReader(max_message_size=4096, max_chunk_streams=8)
+        reader.chunk_size = 64
+        try:
+            for start in range(0, len(data), 37):
+                reader.feed(bytes(data[start : start + 37]))
+        except ProtocolError:
+            pass

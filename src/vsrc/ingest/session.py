@@ -152,7 +152,14 @@ class RtmpSession:
             logger.debug("rtmp %s: dropping type %d outside a publish", self.peer, message.type_id)
             return
         sink = self._sink
-        for part in self._muxer.mux(message):
+        try:
+            parts = self._muxer.mux(message)
+        except ProtocolError as exc:
+            if message.type_id not in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):
+                raise
+            logger.warning("rtmp %s: dropping an undecodable data message: %s", self.peer, exc)
+            return
+        for part in parts:
             try:
                 await sink.write(part)
             except Exception as exc:
