@@ -132,7 +132,8 @@ def run(workdir: Path, reps: int, client_name: str) -> Result:
                     delete_media(server.url, key, real.media_id)
                     if real.status != 201:
                         print(f"    answer: {json.dumps(real.body)[:300]}")
-            rep = Rep(*(mib / seconds[s] for s in STEPS), status, growth, hwm_growth)
+            rep = Rep(mib / seconds["cp"], mib / seconds["drain"], mib / seconds["write"],
+                      mib / seconds["upload"], status, growth, hwm_growth)
             result.reps.append(rep)
             print(f"  rep {i + 1}: cp {rep.cp:.0f}, drain {rep.drain:.0f}, write {rep.write:.0f}, "
                   f"upload {rep.upload:.0f} MiB/s (HTTP {rep.status}); "
