@@ -268,7 +268,7 @@ def test_random_and_mutated_input_only_raises_protocol_error() -> None:
     valid = b"".join(writer.write(m) for m in messages)
     for trial in range(1500):
         if trial % 2:
-            data = rng.randbytes(rng.randrange(1, 400))
+            data = bytearray(rng.randbytes(rng.randrange(1, 400)))
         else:
             data = bytearray(valid)
             for _ in range(rng.randrange(1, 6)):
