@@ -19,6 +19,8 @@ from vsrc.errors import VsrcError
 app = typer.Typer(help="VSRC - self-hostable video platform.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+servers_app = typer.Typer(help="Manage RTMP ingest servers.", no_args_is_help=True)
+app.add_typer(servers_app, name="servers")
 err = Console(stderr=True)
 
 
@@ -99,12 +101,40 @@ def worker() -> None:
 
 
 @app.command()
+def ingest(
+    server_id: Annotated[int | None, typer.Option(help="RTMP server id (default: the first one)")] = None,
+) -> None:
+    """Run one RTMP ingest server: key checks, live HLS, recordings, heartbeat."""
+    import asyncio
+
+    from vsrc.ingest.service import run_ingest
+
+    settings = _settings()
+    _logging(settings)
+    if server_id is None:
+        from sqlalchemy import select
+
+        from vsrc.db.models import RtmpServer
+        from vsrc.db.session import transaction
+
+        with transaction(_sessions(settings)) as session:
+            server_id = session.scalar(select(RtmpServer.id).order_by(RtmpServer.id).limit(1))
+        if server_id is None:
+            err.print("[red]error:[/red] no RTMP server: run 'vsrc migrate' or 'vsrc servers add'")
+            raise typer.Exit(2)
+    asyncio.run(run_ingest(settings, server_id=server_id))
+
+
+@app.command()
 def serve() -> None:
     """All-in-one: migrate, then the API, the encoding worker and RTMP ingest in one command."""
     settings = _settings()
     _logging(settings)
     _migrate(settings)
-    children = [subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=os.environ.copy())]
+    children = [
+        subprocess.Popen([sys.executable, "-m", "vsrc", command], env=os.environ.copy())
+        for command in ("worker", "ingest")
+    ]
     try:
         api()
     finally:
@@ -189,6 +219,46 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (or
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     typer.echo(f"revoked {key.prefix} ({key.name})")
+
+
+@servers_app.command("add")
+def servers_add(
+    name: Annotated[str, typer.Option(help="A name for the server")],
+    region: Annotated[str, typer.Option(help="Region, e.g. us-east")],
+    rtmp_url: Annotated[str, typer.Option(help="Public RTMP URL, e.g. rtmp://east.example.com/live")],
+) -> None:
+    """Register an RTMP ingest server; prints its id (run `vsrc ingest --server-id ID` there)."""
+    from vsrc.db.models import RtmpServer
+    from vsrc.db.session import transaction
+
+    settings = _settings()
+    if not rtmp_url.startswith(("rtmp://", "rtmps://")):
+        err.print("[red]error:[/red] --rtmp-url must start with rtmp:// or rtmps://")
+        raise typer.Exit(2)
+    with transaction(_sessions(settings)) as session:
+        server = RtmpServer(name=name, region=region, rtmp_url=rtmp_url.rstrip("/"), status="offline")
+        session.add(server)
+        session.flush()
+        server_id = server.id
+    typer.echo(server_id)
+
+
+@servers_app.command("list")
+def servers_list() -> None:
+    """List RTMP servers with region, URL, status and last heartbeat."""
+    from sqlalchemy import select
+
+    from vsrc.db.models import RtmpServer
+    from vsrc.db.session import transaction
+    from vsrc.timeutil import iso_ms
+
+    settings = _settings()
+    table = Table("id", "name", "region", "rtmp url", "status", "last heartbeat")
+    with transaction(_sessions(settings)) as session:
+        for s in session.scalars(select(RtmpServer).order_by(RtmpServer.id)):
+            beat = iso_ms(s.last_heartbeat_at) if s.last_heartbeat_at else "-"
+            table.add_row(str(s.id), s.name, s.region, s.rtmp_url, s.status, beat)
+    Console(width=200).print(table)
 
 
 def main() -> None:

@@ -71,5 +71,9 @@ class RateLimited(VsrcError):
         self.retry_after = retry_after
 
 
+class PublishDenied(VsrcError):
+    """A stream key may not publish now; ``message`` says why (shown to the publisher)."""
+
+
 class StorageError(VsrcError):
     pass

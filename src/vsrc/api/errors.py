@@ -22,6 +22,7 @@ STATUS: dict[type[errors.VsrcError], int] = {
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.RateLimited: 429,
+    errors.PublishDenied: 403,
 }
 
 

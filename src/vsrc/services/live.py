@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from vsrc.db.models import LiveStream, RtmpServer
-from vsrc.errors import FieldError, NotFound, ValidationFailed
+from vsrc.errors import FieldError, NotFound, PublishDenied, ValidationFailed
 from vsrc.ids import new_live_id
 from vsrc.timeutil import utcnow
 
@@ -95,3 +95,65 @@ def get_live(session: Session, *, account_id: int, public_id: str) -> LiveStream
     if stream is None:
         raise NotFound("Live stream not found")
     return stream
+
+
+LIVE_APP = "live"
+
+
+def authorize_publish(
+    session: Session, *, app: str, stream_key: str, server_id: int | None, active_here: frozenset[str] | None
+) -> LiveStream:
+    """The key check of DESIGN.md §7; marks the stream ``live`` or raises ``PublishDenied`` (reason).
+
+    ``active_here``: the keys the calling ingest serves right now, which is authoritative (a ``live``
+    row it does not serve is left over from a crash). ``None`` (the nginx-rtmp hook, stateless):
+    the row's status decides. ``server_id`` None accepts a key of any server."""
+    if app != LIVE_APP:
+        raise PublishDenied(f"unknown application {app!r}: publish to /{LIVE_APP}")
+    stream = session.scalar(
+        select(LiveStream).where(LiveStream.stream_key == stream_key).options(joinedload(LiveStream.server))
+    )
+    if stream is None:
+        raise PublishDenied("unknown stream key")
+    now = utcnow()
+    if stream.revoked_at is not None:
+        raise PublishDenied("stream key revoked")
+    if stream.expires_at <= now:
+        raise PublishDenied("stream key expired")
+    if server_id is not None and stream.server_id != server_id:
+        raise PublishDenied(f"this key belongs to RTMP server {stream.server_id}")
+    busy = stream.status == "live" if active_here is None else stream_key in active_here
+    if busy:
+        raise PublishDenied("stream key is already publishing")
+    stream.status = "live"
+    stream.session_started_at = now
+    session.flush()
+    return stream
+
+
+def end_publish(session: Session, *, stream_key: str) -> LiveStream | None:
+    """Mark the stream ``ended``; returns it (None when it was deleted meanwhile)."""
+    stream = session.scalar(select(LiveStream).where(LiveStream.stream_key == stream_key))
+    if stream is None:
+        return None
+    stream.status = "ended"
+    session.flush()
+    return stream
+
+
+def end_all_live(session: Session, *, server_id: int) -> list[str]:
+    """End every stream of ``server_id`` still marked ``live``; returns their keys."""
+    streams = list(
+        session.scalars(select(LiveStream).where(LiveStream.server_id == server_id, LiveStream.status == "live"))
+    )
+    for stream in streams:
+        stream.status = "ended"
+    return [s.stream_key for s in streams]
+
+
+def heartbeat_server(session: Session, *, server_id: int, online: bool = True) -> None:
+    server = session.get(RtmpServer, server_id)
+    if server is None:
+        raise NotFound(f"RTMP server {server_id} not found")
+    server.status = "online" if online else "offline"
+    server.last_heartbeat_at = utcnow()

@@ -93,6 +93,7 @@ def create_media(
     width: int | None,
     height: int | None,
     duration: float | None,
+    live_stream_id: int | None = None,
 ) -> Media:
     check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
     media = Media(
@@ -110,6 +111,7 @@ def create_media(
         original_height=height,
         duration=duration,
         encoding_profile_id=fields.encoding_profile_id,
+        live_stream_id=live_stream_id,
     )
     media.tags = get_or_create_tags(session, account_id=account_id, names=fields.tags)
     session.add(media)

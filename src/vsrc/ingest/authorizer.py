@@ -1,0 +1,82 @@
+"""The database-backed ``PublishAuthorizer``: stream-key check on publish, recording → VOD after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from vsrc.db.session import transaction
+from vsrc.errors import PublishDenied
+from vsrc.ingest.interfaces import PublishGrant
+from vsrc.ingest.rtmp.errors import PublishRejected
+from vsrc.services import live, recordings
+from vsrc.tasks.context import WorkerContext
+from vsrc.tasks.queue import TaskQueue
+from vsrc.timeutil import utcnow
+
+log = logging.getLogger("vsrc.ingest")
+
+
+def recording_path(recordings_dir: Path, stream_key: str) -> Path:
+    return recordings_dir / f"{stream_key}-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.flv"
+
+
+def key_of_recording(path: Path) -> str:
+    return path.stem.rsplit("-", 1)[0]
+
+
+class DbAuthorizer:
+    """Checks keys against the live_streams table for one RTMP server; finalises recordings."""
+
+    def __init__(self, ctx: WorkerContext, queue: TaskQueue, *, server_id: int) -> None:
+        self.ctx, self.queue, self.server_id = ctx, queue, server_id
+        self.recordings_dir = ctx.settings.data_dir / "recordings"
+        self.active: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def authorize(self, *, app: str, stream_key: str, addr: str) -> PublishGrant:
+        async with self._lock:  # two publishers racing for one key: exactly one wins
+            try:
+                public_id = await asyncio.to_thread(self._authorize, app, stream_key)
+            except PublishDenied as exc:
+                log.info("publish refused from %s (%s): %s", addr, stream_key[:8], exc.message)
+                raise PublishRejected(exc.message) from exc
+            self.active.add(stream_key)
+        log.info("publish accepted from %s for %s", addr, public_id)
+        path = recording_path(self.recordings_dir, stream_key)
+        return PublishGrant(app, stream_key, addr, stream_id=public_id, attributes={"recording": str(path)})
+
+    def _authorize(self, app: str, stream_key: str) -> str:
+        with transaction(self.ctx.sessions) as session:
+            stream = live.authorize_publish(
+                session, app=app, stream_key=stream_key, server_id=self.server_id,
+                active_here=frozenset(self.active),
+            )
+            return stream.public_id
+
+    async def on_publish_done(self, grant: PublishGrant) -> None:
+        self.active.discard(grant.stream_key)
+        await asyncio.to_thread(self.finish, grant.stream_key, Path(str(grant.attributes["recording"])))
+
+    def finish(self, stream_key: str, recording: Path) -> None:
+        """Mark the stream ended and turn its recording into a VOD that is queued for encoding."""
+        with transaction(self.ctx.sessions) as session:
+            live.end_publish(session, stream_key=stream_key)
+        if not recording.exists():
+            return
+        media = recordings.record_to_vod(
+            self.ctx.sessions, self.ctx.storage, stream_key=stream_key, recording=recording
+        )
+        if media is not None:
+            self.queue.enqueue_encode(media.public_id)
+            log.info("recording of %s stored as %s", stream_key[:8], media.public_id)
+
+    def recover(self) -> None:
+        """After a crash: end streams left ``live`` on this server and keep their partial recordings."""
+        with transaction(self.ctx.sessions) as session:
+            ended = live.end_all_live(session, server_id=self.server_id)
+        for key in ended:
+            log.warning("stream %s was left live by a previous run; ended", key[:8])
+        for path in sorted(self.recordings_dir.glob("*.flv")):
+            self.finish(key_of_recording(path), path)

@@ -1,0 +1,89 @@
+"""``vsrc ingest``: one RTMP server process — key checks, live packaging, recordings, heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from vsrc.config import Settings
+from vsrc.db.session import transaction
+from vsrc.ingest.authorizer import DbAuthorizer
+from vsrc.ingest.interfaces import PublishGrant
+from vsrc.ingest.packager import LivePackager
+from vsrc.ingest.server import RtmpServer
+from vsrc.services import live
+from vsrc.tasks.context import WorkerContext, build_context
+from vsrc.tasks.queue import build_queue
+
+log = logging.getLogger("vsrc.ingest")
+
+HEARTBEAT_SECONDS = 5.0
+
+
+class LiveIngest:
+    """The RTMP server wired to the database, the packager and the encode queue."""
+
+    def __init__(self, settings: Settings, *, server_id: int, port: int | None = None) -> None:
+        self.settings = settings
+        self.ctx: WorkerContext = build_context(settings)
+        self.server_id = server_id
+        self.authorizer = DbAuthorizer(self.ctx, build_queue(settings), server_id=server_id)
+        self.rtmp = RtmpServer(
+            self.authorizer, self.make_sink, host=settings.rtmp_host,
+            port=settings.rtmp_port if port is None else port,
+        )
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def make_sink(self, grant: PublishGrant) -> LivePackager:
+        return LivePackager(
+            ffmpeg=self.settings.ffmpeg_path,
+            out_dir=self.ctx.storage.local_path(f"hls/{grant.stream_id}"),
+            recording=Path(str(grant.attributes["recording"])),
+        )
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.authorizer.recover)
+        await self.rtmp.start()
+        await self._beat(online=True)
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop())
+        log.info("RTMP ingest for server %d listening on port %d", self.server_id, self.rtmp.port)
+
+    async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        await self.rtmp.stop()
+        await self._beat(online=False)
+
+    async def _beat(self, *, online: bool) -> None:
+        def beat() -> None:
+            with transaction(self.ctx.sessions) as session:
+                live.heartbeat_server(session, server_id=self.server_id, online=online)
+
+        await asyncio.to_thread(beat)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self._beat(online=True)
+            except Exception:
+                log.exception("ingest heartbeat failed")
+
+
+async def run_ingest(settings: Settings, *, server_id: int) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    ingest = LiveIngest(settings, server_id=server_id)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await ingest.start()
+    try:
+        await stop.wait()
+    finally:
+        await ingest.stop()
