@@ -64,8 +64,9 @@ class RtmpServer:
         self._server = await asyncio.start_server(self._on_connection, self._host, self._requested_port)
         logger.info("rtmp server listening on %s:%d", self._host, self.port)
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, end every session (sinks closed, ``on_publish_done`` called), wait."""
+    async def stop(self, timeout: float = 60.0) -> None:
+        """Stop accepting, end every session (sinks closed, ``on_publish_done`` called) and wait
+        up to ``timeout`` seconds for that (sinks may take a while to finalise)."""
         server, self._server = self._server, None
         if server is None:
             return
