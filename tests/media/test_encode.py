@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -252,3 +254,37 @@ def test_veryfast_produces_high_profile_as_predicted(media_clips: Clips, tmp_pat
     assert native == f"{avc_codec_string('high', rungs[0].level)},mp4a.40.2" == "avc1.64000c,mp4a.40.2"
     planned = render_master(master_variants(None, rungs=rungs, profile=profile, info=info))
     assert m3u8.loads(planned).playlists[0].stream_info.codecs == native
+
+
+def test_playable_while_encoding(media_clips: Clips, tmp_path: Path) -> None:
+    """At real-time speed the master and an EVENT playlist without ENDLIST exist before ffmpeg ends."""
+    info = probe(media_clips.landscape)
+    rungs = ladder_for(info, SMALL)
+    argv = build_hls_command(
+        ffmpeg=media_clips.ffmpeg,
+        source=media_clips.landscape,
+        info=info,
+        rungs=rungs,
+        profile=SMALL,
+        out_dir=tmp_path,
+    )
+    argv[argv.index("-i") : argv.index("-i")] = ["-re"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        playlist = tmp_path / rungs[0].name / "index.m3u8"
+        deadline = time.monotonic() + 20
+        while not ((tmp_path / "master.m3u8").exists() and playlist.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "ffmpeg finished before the first playlist appeared"
+        early_master = m3u8.loads((tmp_path / "master.m3u8").read_text(encoding="utf-8"))
+        early = m3u8.loads(playlist.read_text(encoding="utf-8"))
+        assert early.playlist_type == "event" and not early.is_endlist and early.segments
+        # ffmpeg's early master: BANDWIDTH, RESOLUTION, CODECS (AVERAGE-BANDWIDTH only at the end)
+        si = early_master.playlists[0].stream_info
+        assert si.bandwidth > 0 and si.resolution == (640, 360) and si.codecs.startswith("avc1.")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert m3u8.load(str(playlist)).is_endlist
