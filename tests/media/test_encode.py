@@ -7,6 +7,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -288,3 +289,27 @@ def test_playable_while_encoding(media_clips: Clips, tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert m3u8.load(str(playlist)).is_endlist
+
+
+def _stripe_transitions(path: Path) -> tuple[int, int]:
+    """Luma transitions along a row and along a column of the first frame (testsrc2 has
+    vertical colour bars, so an upright landscape frame changes along rows, not columns)."""
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    w, h = frame.width, frame.height
+    row = [data[int(h * 0.45) * stride + x] for x in range(w)]
+    col = [data[y * stride + int(w * 0.9)] for y in range(h)]
+
+    def count(values: list[int]) -> int:
+        return sum(1 for a, b in pairwise(values) if abs(a - b) > 25)
+
+    return count(row), count(col)
+
+
+def test_rotated_picture_is_turned_not_squeezed(encoded: dict[str, Encoded]) -> None:
+    upright_row, upright_col = _stripe_transitions(encoded["landscape"].out / "360p" / "index.m3u8")
+    assert upright_row > upright_col
+    rotated_row, rotated_col = _stripe_transitions(encoded["rotated"].out / "360p" / "index.m3u8")
+    assert rotated_col > rotated_row  # the bars are horizontal now
