@@ -139,8 +139,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def start_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
     """A real `vsrc worker` process on the same data dir."""
     full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
-    return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vsrc", "worker"],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
@@ -153,8 +157,13 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def wait_for_status(server: Server, key: str, media_id: str, statuses: tuple[str, ...] = ("completed", "failed"),
-                    timeout: float = 120) -> tuple[dict, list[int]]:
+def wait_for_status(
+    server: Server,
+    key: str,
+    media_id: str,
+    statuses: tuple[str, ...] = ("completed", "failed"),
+    timeout: float = 120,
+) -> tuple[dict, list[int]]:
     """Poll the API until the media reaches one of ``statuses``; returns it and the progress seen."""
     seen: list[int] = []
     deadline = time.monotonic() + timeout

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
+    hook_secret: str | None = Field(default=None, description="shared secret of the nginx-rtmp hooks")
     player_dir: Path | None = Field(default=None, description="built VSRCPlayer (default: player/dist)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     encode_stale_seconds: float = Field(

@@ -8,6 +8,7 @@ import uuid
 VOD_PREFIX = "vod_"
 LIVE_PREFIX = "live_"
 VOD_ID_RE = re.compile(r"^vod_[a-f0-9\-]+$")
+LIVE_ID_RE = re.compile(r"^live_[a-f0-9\-]+$")
 MEDIA_ID_RE = re.compile(r"^(vod|live)_[a-f0-9\-]+$")
 
 

@@ -59,9 +59,14 @@ def test_cors_for_other_origins(server: Server, stored: Path) -> None:
     with server.client() as client:
         resp = client.get(f"/hls/{VOD}/master.m3u8", headers={"Origin": "https://customer.example"})
         assert resp.headers["access-control-allow-origin"] == "*"
-        pre = client.options(f"/hls/{VOD}/360p/seg_00000.ts", headers={
-            "Origin": "https://customer.example", "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "range"})
+        pre = client.options(
+            f"/hls/{VOD}/360p/seg_00000.ts",
+            headers={
+                "Origin": "https://customer.example",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "range",
+            },
+        )
         assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "*"
 
 
@@ -71,7 +76,8 @@ def test_resolve(server: Server, stored: Path) -> None:
         live_id = client.post("/api/v1/live", json={"title": "l"}).json()["data"]["mediaId"]
     with server.client() as client:
         assert client.get(f"/hls/resolve/{live_id}").json() == {
-            "ul": f"http://localhost:8000/hls/{live_id}/master.m3u8"}
+            "ul": f"http://localhost:8000/hls/{live_id}/master.m3u8"
+        }
         for unknown in (VOD, "vod_nope", "../etc", "live_00000000-0000-4000-8000-000000000000"):
             resp = client.get(f"/hls/resolve/{unknown}")
             assert resp.status_code == 404

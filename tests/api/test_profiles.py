@@ -15,8 +15,14 @@ def test_default_profile_is_design_ladder(server: Server) -> None:
         body = client.get("/api/v1/encoding-profiles").json()
     default = next(p for p in body["data"] if p["isDefault"])
     assert [(r["height"], r["videoBitrate"]) for r in default["rungs"]] == [
-        (2160, 12_000_000), (1440, 8_000_000), (1080, 5_000_000), (720, 2_800_000),
-        (480, 1_400_000), (360, 800_000), (240, 400_000)]
+        (2160, 12_000_000),
+        (1440, 8_000_000),
+        (1080, 5_000_000),
+        (720, 2_800_000),
+        (480, 1_400_000),
+        (360, 800_000),
+        (240, 400_000),
+    ]
     assert (default["audioBitrate"], default["preset"], default["segmentSeconds"]) == (128_000, "veryfast", 4)
     assert default["builtIn"] is True
 
@@ -25,9 +31,16 @@ def test_create_and_see_only_own_profiles(server: Server, clips: dict[str, Path]
     write, read = server.account_keys()
     other_write, other_read = server.account_keys()
     with server.client(write) as client:
-        resp = client.post("/api/v1/encoding-profiles", json={
-            "name": "mobile", "rungs": [{"height": 360, "videoBitrate": 700_000},
-                                        {"height": 720, "videoBitrate": 2_000_000}]})
+        resp = client.post(
+            "/api/v1/encoding-profiles",
+            json={
+                "name": "mobile",
+                "rungs": [
+                    {"height": 360, "videoBitrate": 700_000},
+                    {"height": 720, "videoBitrate": 2_000_000},
+                ],
+            },
+        )
     assert resp.status_code == 201, resp.text
     created = resp.json()["data"]
     assert [r["name"] for r in created["rungs"]] == ["720p", "360p"]
@@ -38,8 +51,11 @@ def test_create_and_see_only_own_profiles(server: Server, clips: dict[str, Path]
         assert created["id"] not in [p["id"] for p in client.get("/api/v1/encoding-profiles").json()["data"]]
     # Another account cannot encode with it; the owner can.
     with server.client(other_write) as client:
-        resp = client.post("/api/v1/media/upload", data={"title": "x", "encodingProfileId": str(created["id"])},
-                           files={"file": ("c.mp4", clips["mp4"].read_bytes())})
+        resp = client.post(
+            "/api/v1/media/upload",
+            data={"title": "x", "encodingProfileId": str(created["id"])},
+            files={"file": ("c.mp4", clips["mp4"].read_bytes())},
+        )
         assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "encodingProfileId"
     upload_file(server, write, clips["mp4"], encodingProfileId=str(created["id"]))
 
@@ -54,9 +70,14 @@ def test_create_and_see_only_own_profiles(server: Server, clips: dict[str, Path]
         ({"name": "x", "rungs": [{"height": 360, "videoBitrate": 10}]}, "rungs.0.videoBitrate"),
         ({"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}] * 2}, "rungs"),
         ({"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}], "preset": "warp"}, "preset"),
-        ({"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}], "segmentSeconds": 3},
-         "segmentSeconds"),
-        ({"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}], "audioBitrate": 1}, "audioBitrate"),
+        (
+            {"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}], "segmentSeconds": 3},
+            "segmentSeconds",
+        ),
+        (
+            {"name": "x", "rungs": [{"height": 360, "videoBitrate": 800_000}], "audioBitrate": 1},
+            "audioBitrate",
+        ),
         ({"name": "x", "rungs": [{"height": "tall", "videoBitrate": 800_000}]}, "rungs.0.height"),
     ],
 )

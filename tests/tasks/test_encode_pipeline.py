@@ -108,10 +108,15 @@ def test_portrait_and_no_audio(stack: Server, sources: dict[str, Path]) -> None:
 def test_custom_profile_is_honoured(stack: Server, sources: dict[str, Path]) -> None:
     write, _ = stack.account_keys()
     with stack.client(write) as client:
-        resp = client.post("/api/v1/encoding-profiles", json={
-            "name": "two", "rungs": [{"height": 180, "videoBitrate": 300_000}, {"height": 288,
-                                                                               "videoBitrate": 600_000}],
-            "preset": "ultrafast", "segmentSeconds": 2})
+        resp = client.post(
+            "/api/v1/encoding-profiles",
+            json={
+                "name": "two",
+                "rungs": [{"height": 180, "videoBitrate": 300_000}, {"height": 288, "videoBitrate": 600_000}],
+                "preset": "ultrafast",
+                "segmentSeconds": 2,
+            },
+        )
         assert resp.status_code == 201, resp.text
         profile_id = resp.json()["data"]["id"]
     media_id = upload_file(stack, write, sources["landscape"], encodingProfileId=str(profile_id))
@@ -147,9 +152,14 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
     try:
         write, _ = srv.account_keys()
         with srv.client(write) as client:
-            slow = client.post("/api/v1/encoding-profiles", json={
-                "name": "slow", "rungs": [{"height": 360, "videoBitrate": 800_000}], "preset": "veryslow",
-            }).json()["data"]["id"]
+            slow = client.post(
+                "/api/v1/encoding-profiles",
+                json={
+                    "name": "slow",
+                    "rungs": [{"height": 360, "videoBitrate": 800_000}],
+                    "preset": "veryslow",
+                },
+            ).json()["data"]["id"]
         clip = make_clip(tmp_path / "long.mp4", seconds=20, size="640x360", rate=30)
         media_id = upload_file(srv, write, clip, encodingProfileId=str(slow))
         env = {"VSRC_ENCODE_STALE_SECONDS": "2"}

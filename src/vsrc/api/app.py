@@ -11,7 +11,7 @@ from vsrc import __version__
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
-from vsrc.api.routes import health, live, media, playback, player, profiles
+from vsrc.api.routes import health, hooks, live, media, playback, player, profiles
 from vsrc.config import Settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import LocalStorage
@@ -48,6 +48,16 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
     )
-    for router in (health.router, media.router, live.router, profiles.router, playback.router, player.router):
+    routers = (
+        health.router,
+        media.router,
+        live.router,
+        live.servers_router,
+        profiles.router,
+        playback.router,
+        player.router,
+        hooks.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

@@ -50,7 +50,10 @@ class DbAuthorizer:
     def _authorize(self, app: str, stream_key: str) -> str:
         with transaction(self.ctx.sessions) as session:
             stream = live.authorize_publish(
-                session, app=app, stream_key=stream_key, server_id=self.server_id,
+                session,
+                app=app,
+                stream_key=stream_key,
+                server_id=self.server_id,
                 active_here=frozenset(self.active),
             )
             return stream.public_id

@@ -50,16 +50,20 @@ class LivePackager:
         shutil.rmtree(self.out_dir, ignore_errors=True)
         self.out_dir.mkdir(parents=True)
         self.recording.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.recording, "wb")  # noqa: SIM115 - closed in close()
+        self._file = open(self.recording, "wb")
         argv = build_live_hls_command(
             ffmpeg=self.ffmpeg, out_dir=self.out_dir, has_audio=has_audio, profile=self.profile
         )
         self._proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
         self._stderr_task = asyncio.create_task(self._log_stderr())
-        log.info("live packager started for %s (audio=%s, pid %d)", self.out_dir.name, has_audio, self._proc.pid)
+        log.info(
+            "live packager started for %s (audio=%s, pid %d)", self.out_dir.name, has_audio, self._proc.pid
+        )
 
     async def _log_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None

@@ -32,7 +32,9 @@ class LiveIngest:
         self.server_id = server_id
         self.authorizer = DbAuthorizer(self.ctx, build_queue(settings), server_id=server_id)
         self.rtmp = RtmpServer(
-            self.authorizer, self.make_sink, host=settings.rtmp_host,
+            self.authorizer,
+            self.make_sink,
+            host=settings.rtmp_host,
             port=settings.rtmp_port if port is None else port,
         )
         self._heartbeat: asyncio.Task[None] | None = None

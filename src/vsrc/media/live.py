@@ -56,8 +56,19 @@ def build_live_hls_command(
     if not has_video:
         raise ValueError("a live stream needs video")
     rungs = profile.rungs
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning",
-            "-fflags", "+genpts", "-f", "flv", "-i", "pipe:0"]
+    argv = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-fflags",
+        "+genpts",
+        "-f",
+        "flv",
+        "-i",
+        "pipe:0",
+    ]
     if rungs:
         chains = ";".join(
             f"[s{i}]scale=-2:{r.height},setsar=1,format=yuv420p[v{i}]" for i, r in enumerate(rungs)
@@ -68,11 +79,22 @@ def build_live_hls_command(
     argv += ["-map", "0:v:0", "-c:v:0", "copy", "-b:v:0", str(source_bitrate)]
     for i, rung in enumerate(rungs, start=1):
         argv += [
-            "-map", f"[v{i - 1}]", f"-c:v:{i}", "libx264", f"-preset:v:{i}", profile.preset,
-            f"-tune:v:{i}", "zerolatency", f"-b:v:{i}", str(rung.video_bitrate),
-            f"-maxrate:v:{i}", str(round(rung.video_bitrate * 1.07)),
-            f"-bufsize:v:{i}", str(round(rung.video_bitrate * 1.5)),
-            f"-profile:v:{i}", "main",
+            "-map",
+            f"[v{i - 1}]",
+            f"-c:v:{i}",
+            "libx264",
+            f"-preset:v:{i}",
+            profile.preset,
+            f"-tune:v:{i}",
+            "zerolatency",
+            f"-b:v:{i}",
+            str(rung.video_bitrate),
+            f"-maxrate:v:{i}",
+            str(round(rung.video_bitrate * 1.07)),
+            f"-bufsize:v:{i}",
+            str(round(rung.video_bitrate * 1.5)),
+            f"-profile:v:{i}",
+            "main",
         ]
     if rungs:
         argv += ["-force_key_frames", "source"]
@@ -85,13 +107,20 @@ def build_live_hls_command(
     else:
         streams = [f"v:{i},name:{name}" for i, name in enumerate(names)]
     argv += [
-        "-f", "hls",
-        "-hls_time", str(profile.segment_seconds),
-        "-hls_list_size", str(profile.list_size),
-        "-hls_flags", "delete_segments+independent_segments+temp_file+program_date_time",
-        "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d.ts"),
-        "-master_pl_name", "master.m3u8",
-        "-var_stream_map", " ".join(streams),
+        "-f",
+        "hls",
+        "-hls_time",
+        str(profile.segment_seconds),
+        "-hls_list_size",
+        str(profile.list_size),
+        "-hls_flags",
+        "delete_segments+independent_segments+temp_file+program_date_time",
+        "-hls_segment_filename",
+        os.path.join(out, "%v", "seg_%05d.ts"),
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        " ".join(streams),
         os.path.join(out, "%v", "index.m3u8"),
     ]
     return argv

@@ -68,7 +68,10 @@ def finish(session: Session, *, media_id: int, status: str, error: str | None = 
     if status != "processing":
         values["encode_heartbeat_at"] = None
     session.execute(
-        update(Media).where(Media.id == media_id).values(**values).execution_options(synchronize_session=False)
+        update(Media)
+        .where(Media.id == media_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
 
 

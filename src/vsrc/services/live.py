@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from vsrc.db.models import LiveStream, RtmpServer
+from vsrc.db.models import LiveStream, Media, RtmpServer
 from vsrc.errors import FieldError, NotFound, PublishDenied, ValidationFailed
-from vsrc.ids import new_live_id
+from vsrc.ids import LIVE_ID_RE, new_live_id
 from vsrc.timeutil import utcnow
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -87,6 +88,8 @@ def create_live(
 
 
 def get_live(session: Session, *, account_id: int, public_id: str) -> LiveStream:
+    if not LIVE_ID_RE.match(public_id):
+        raise ValidationFailed.field("mediaId", "mediaId must look like live_<uuid>")
     stream = session.scalar(
         select(LiveStream)
         .where(LiveStream.public_id == public_id, LiveStream.account_id == account_id)
@@ -144,7 +147,9 @@ def end_publish(session: Session, *, stream_key: str) -> LiveStream | None:
 def end_all_live(session: Session, *, server_id: int) -> list[str]:
     """End every stream of ``server_id`` still marked ``live``; returns their keys."""
     streams = list(
-        session.scalars(select(LiveStream).where(LiveStream.server_id == server_id, LiveStream.status == "live"))
+        session.scalars(
+            select(LiveStream).where(LiveStream.server_id == server_id, LiveStream.status == "live")
+        )
     )
     for stream in streams:
         stream.status = "ended"
@@ -157,3 +162,71 @@ def heartbeat_server(session: Session, *, server_id: int, online: bool = True) -
         raise NotFound(f"RTMP server {server_id} not found")
     server.status = "online" if online else "offline"
     server.last_heartbeat_at = utcnow()
+
+
+@dataclass(frozen=True)
+class LivePage:
+    items: list[LiveStream]
+    page: int
+    limit: int
+    total: int
+
+
+def list_live(session: Session, *, account_id: int, page: int = 1, limit: int = 20) -> LivePage:
+    from vsrc.services.media import check_paging
+
+    check_paging(page, limit)
+    where = LiveStream.account_id == account_id
+    total = session.scalar(select(func.count()).select_from(LiveStream).where(where)) or 0
+    items = session.scalars(
+        select(LiveStream)
+        .where(where)
+        .options(joinedload(LiveStream.server))
+        .order_by(LiveStream.created_at.desc(), LiveStream.id.desc())
+        .limit(limit)
+        .offset((page - 1) * limit)
+    )
+    return LivePage(list(items), page, limit, total)
+
+
+def recordings_of(session: Session, *, stream: LiveStream) -> list[Media]:
+    return list(
+        session.scalars(
+            select(Media)
+            .where(Media.live_stream_id == stream.id)
+            .order_by(Media.created_at.desc(), Media.id.desc())
+        )
+    )
+
+
+def reset_key(session: Session, *, account_id: int, public_id: str) -> LiveStream:
+    """A new stream key valid for another 24 h; the old one stops working at once."""
+    stream = get_live(session, account_id=account_id, public_id=public_id)
+    stream.stream_key = f"{stream.server_id}_{secrets.token_hex(16)}"
+    stream.expires_at = utcnow() + KEY_LIFETIME
+    stream.revoked_at = None
+    session.flush()
+    return stream
+
+
+def delete_live(session: Session, *, account_id: int, public_id: str) -> None:
+    """Delete the live stream (its recordings stay, as ordinary VODs); files go after commit."""
+    stream = get_live(session, account_id=account_id, public_id=public_id)
+    session.delete(stream)
+    session.flush()
+
+
+def list_servers(session: Session) -> list[tuple[RtmpServer, int]]:
+    """Every RTMP server with its number of streams live now."""
+    load = (
+        select(LiveStream.server_id, func.count().label("n"))
+        .where(LiveStream.status == "live")
+        .group_by(LiveStream.server_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(RtmpServer, func.coalesce(load.c.n, 0))
+        .outerjoin(load, load.c.server_id == RtmpServer.id)
+        .order_by(RtmpServer.id)
+    ).all()
+    return [(server, int(n)) for server, n in rows]

@@ -59,7 +59,9 @@ def _check(name: str, rungs: list[RungInput], audio_bitrate: int, segment_second
         errors.append(FieldError("rungs", f"give 1 to {MAX_RUNGS} rungs"))
     for i, rung in enumerate(rungs):
         if not MIN_HEIGHT <= rung.height <= MAX_HEIGHT or rung.height % 2:
-            errors.append(FieldError(f"rungs.{i}.height", f"an even height from {MIN_HEIGHT} to {MAX_HEIGHT}"))
+            errors.append(
+                FieldError(f"rungs.{i}.height", f"an even height from {MIN_HEIGHT} to {MAX_HEIGHT}")
+            )
         if not MIN_VIDEO_BITRATE <= rung.video_bitrate <= MAX_VIDEO_BITRATE:
             errors.append(
                 FieldError(

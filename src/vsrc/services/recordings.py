@@ -54,13 +54,23 @@ def record_to_vod(
         storage.put_file(stored_key, recording)
         fields = media_service.MediaFields(
             title=recording_title(title, utcnow().strftime("%Y-%m-%d %H:%M UTC")),
-            description=None, tags=[], encoding_profile_id=None,
+            description=None,
+            tags=[],
+            encoding_profile_id=None,
         )
         with transaction(sessions) as session:
             return media_service.create_media(
-                session, account_id=account_id, public_id=public_id, fields=fields, file_size=size,
-                mime_type="video/x-flv", source_key=stored_key, original_filename=None,
-                width=info.display_width, height=info.display_height, duration=info.duration,
+                session,
+                account_id=account_id,
+                public_id=public_id,
+                fields=fields,
+                file_size=size,
+                mime_type="video/x-flv",
+                source_key=stored_key,
+                original_filename=None,
+                width=info.display_width,
+                height=info.display_height,
+                duration=info.duration,
                 live_stream_id=stream_id,
             )
     except BaseException:

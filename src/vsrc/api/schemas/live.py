@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from vsrc.db.models import LiveStream
-from vsrc.timeutil import iso_ms
+from vsrc.db.models import LiveStream, Media, RtmpServer
+from vsrc.timeutil import iso_ms, utcnow
 
 
 class LiveCreate(BaseModel):
@@ -57,4 +57,121 @@ def live_created(stream: LiveStream) -> LiveCreated:
         streamUrl=f"{rtmp_url}/{stream.stream_key}",
         expiresIn="24h",
         expiresAt=iso_ms(stream.expires_at),
+    )
+
+
+class RecordingOut(BaseModel):
+    mediaId: str
+    title: str
+    encodingStatus: str
+    duration: float | None
+    createdAt: str
+
+
+class LiveOut(BaseModel):
+    mediaId: str
+    title: str
+    description: str | None
+    status: str
+    streamKey: str
+    rtmpUrl: str
+    streamUrl: str
+    expiresAt: str
+    expired: bool
+    serverId: int
+    region: str
+    sessionStartedAt: str | None
+    playbackUrl: str
+    createdAt: str
+    updatedAt: str
+    recordings: list[RecordingOut] | None = None
+
+
+class LivePagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    totalPages: int
+
+
+class LiveList(BaseModel):
+    live: list[LiveOut]
+    pagination: LivePagination
+
+
+class LiveListResponse(BaseModel):
+    success: bool = True
+    data: LiveList
+
+
+class LiveResponse(BaseModel):
+    success: bool = True
+    data: LiveOut
+
+
+class LiveDeleteResponse(BaseModel):
+    success: bool = True
+    message: str = "Live stream deleted successfully"
+    data: dict[str, str]
+
+
+class RtmpServerOut(BaseModel):
+    id: int
+    name: str
+    region: str
+    rtmpUrl: str
+    status: str
+    lastHeartbeatAt: str | None
+    activeStreams: int
+
+
+class RtmpServerListResponse(BaseModel):
+    success: bool = True
+    data: list[RtmpServerOut]
+
+
+def live_out(stream: LiveStream, public_url: str, recordings: list[Media] | None = None) -> LiveOut:
+    created = live_created(stream)
+    return LiveOut(
+        mediaId=stream.public_id,
+        title=stream.title,
+        description=stream.description,
+        status=stream.status,
+        streamKey=stream.stream_key,
+        rtmpUrl=created.rtmpUrl,
+        streamUrl=created.streamUrl,
+        expiresAt=created.expiresAt,
+        expired=stream.expires_at <= utcnow(),
+        serverId=stream.server_id,
+        region=stream.server.region,
+        sessionStartedAt=iso_ms(stream.session_started_at)
+        if stream.status == "live" and stream.session_started_at
+        else None,
+        playbackUrl=f"{public_url}/hls/{stream.public_id}/master.m3u8",
+        createdAt=iso_ms(stream.created_at),
+        updatedAt=iso_ms(stream.updated_at),
+        recordings=None
+        if recordings is None
+        else [
+            RecordingOut(
+                mediaId=m.public_id,
+                title=m.title,
+                encodingStatus=m.encoding_status,
+                duration=m.duration,
+                createdAt=iso_ms(m.created_at),
+            )
+            for m in recordings
+        ],
+    )
+
+
+def server_out(server: RtmpServer, active: int) -> RtmpServerOut:
+    return RtmpServerOut(
+        id=server.id,
+        name=server.name,
+        region=server.region,
+        rtmpUrl=server.rtmp_url,
+        status=server.status,
+        lastHeartbeatAt=iso_ms(server.last_heartbeat_at) if server.last_heartbeat_at else None,
+        activeStreams=active,
     )
