@@ -177,7 +177,7 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         time.sleep(2.5)  # the heartbeat goes stale
         worker = start_worker(srv.settings, **env)
         try:
-            data, progress = wait_for_status(srv, write, media_id, timeout=180)
+            data, _ = wait_for_status(srv, write, media_id, timeout=180)
         finally:
             stop_worker(worker)
         assert data["encodingStatus"] == "completed", data

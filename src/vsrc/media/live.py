@@ -100,8 +100,7 @@ def build_live_hls_command(
         argv += ["-force_key_frames", "source"]
     names = [SOURCE_RUNG, *(r.name for r in rungs)]
     if has_audio:
-        for i in range(len(rungs) + 1):
-            argv += ["-map", "0:a:0"]
+        argv += ["-map", "0:a:0"] * (len(rungs) + 1)
         argv += ["-c:a", "copy"]
         streams = [f"v:{i},a:{i},name:{name}" for i, name in enumerate(names)]
     else:

@@ -68,8 +68,12 @@ def run_encode_job(ctx: WorkerContext, public_id: str, *, retries_left: int) -> 
         raise
     except Exception:
         log.exception("encode %s: unexpected error", public_id)
-        _finish(ctx, media.id, "failed" if retries_left <= 0 else "pending",
-                "Encoding failed because of an internal error" if retries_left <= 0 else None)
+        _finish(
+            ctx,
+            media.id,
+            "failed" if retries_left <= 0 else "pending",
+            "Encoding failed because of an internal error" if retries_left <= 0 else None,
+        )
         raise
     _finish(ctx, media.id, "completed", None)
     log.info("encode %s: completed", public_id)
@@ -85,7 +89,12 @@ def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, t
     info = probe(source)
     rungs = ladder_for(info, profile)
     argv = build_hls_command(
-        ffmpeg=ctx.settings.ffmpeg_path, source=source, info=info, rungs=rungs, profile=profile, out_dir=out_dir
+        ffmpeg=ctx.settings.ffmpeg_path,
+        source=source,
+        info=info,
+        rungs=rungs,
+        profile=profile,
+        out_dir=out_dir,
     )
     log.info("encode %s: %s", media.public_id, ", ".join(f"{r.name} {r.resolution}" for r in rungs))
 
@@ -94,24 +103,43 @@ def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, t
         _beat(ctx, media.id, min(percent, 99))
 
     with _Heartbeat(ctx, media.id):
-        run_encode(argv, duration=info.duration, on_progress=on_progress,
-                   timeout=time_limit(info.duration), logger=log)
+        run_encode(
+            argv,
+            duration=info.duration,
+            on_progress=on_progress,
+            timeout=time_limit(info.duration),
+            logger=log,
+        )
         rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
         _thumbnails(ctx, info, rungs[-1], out_dir, thumbs)
 
 
-def _thumbnails(ctx: WorkerContext, info: SourceInfo, smallest: PlannedRung, out_dir: Path, thumbs: Path) -> None:
+def _thumbnails(
+    ctx: WorkerContext, info: SourceInfo, smallest: PlannedRung, out_dir: Path, thumbs: Path
+) -> None:
     """Poster and storyboard from the smallest rendition; a failure here leaves the video playable."""
     rendition = out_dir / smallest.name / "index.m3u8"
     ffmpeg = ctx.settings.ffmpeg_path
     plan = plan_storyboard(info.duration, smallest.width, smallest.height)
     try:
-        run_encode(build_poster_command(ffmpeg=ffmpeg, source=rendition, duration=info.duration,
-                                        out_path=thumbs / "poster.jpg"),
-                   duration=0, on_progress=None, timeout=120, logger=log)
-        run_encode(build_storyboard_command(ffmpeg=ffmpeg, source=rendition, plan=plan,
-                                            out_path=thumbs / "storyboard.jpg"),
-                   duration=0, on_progress=None, timeout=300, logger=log)
+        run_encode(
+            build_poster_command(
+                ffmpeg=ffmpeg, source=rendition, duration=info.duration, out_path=thumbs / "poster.jpg"
+            ),
+            duration=0,
+            on_progress=None,
+            timeout=120,
+            logger=log,
+        )
+        run_encode(
+            build_storyboard_command(
+                ffmpeg=ffmpeg, source=rendition, plan=plan, out_path=thumbs / "storyboard.jpg"
+            ),
+            duration=0,
+            on_progress=None,
+            timeout=300,
+            logger=log,
+        )
         (thumbs / "storyboard.vtt").write_text(storyboard_vtt(plan, info.duration, "storyboard.jpg"))
     except EncodeError as exc:
         log.warning("thumbnails failed (video stays playable): %s", exc)
