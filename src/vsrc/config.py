@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
     )
     key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
+    analytics_retention_days: int = Field(default=90, ge=1, description="days analytics events are kept")
+    analytics_ip_limit: str = Field(
+        default="600/minute", pattern="(?i)" + _RATE_RE.pattern, description="analytics events per client IP"
+    )
+    analytics_session_limit: str = Field(
+        default="100/minute",
+        pattern="(?i)" + _RATE_RE.pattern,
+        description="analytics events per player session",
+    )
 
     @field_validator("public_url", "rtmp_public_url")
     @classmethod

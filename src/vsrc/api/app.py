@@ -11,7 +11,7 @@ from vsrc import __version__
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
-from vsrc.api.routes import health, hooks, live, media, playback, player, profiles
+from vsrc.api.routes import analytics, health, hooks, live, media, playback, player, profiles
 from vsrc.config import Settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import LocalStorage
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         playback.router,
         player.router,
         hooks.router,
+        analytics.router,
     )
     for router in routers:
         app.include_router(router)

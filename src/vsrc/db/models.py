@@ -157,3 +157,26 @@ class LiveStream(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     server: Mapped[RtmpServer] = relationship()
+
+
+class AnalyticsEvent(Base):
+    """One VSRCPlayer analytics event; kept ``VSRC_ANALYTICS_RETENTION_DAYS`` days."""
+
+    __tablename__ = "analytics_events"
+    __table_args__ = (
+        Index("ix_analytics_events_media_created", "media_public_id", "created_at"),
+        Index("ix_analytics_events_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # vod_… or live_…; no foreign key (two tables), owner copied into account_id at ingest.
+    media_public_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))
+    current_time: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[str | None] = mapped_column(String(32))
+    client_ts: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,422 @@
+"""Player analytics: validate, rate-limit and store VSRCPlayer events; purge old ones; aggregate.
+
+Watch time is estimated per player session from the playback position the player reports: events are
+ordered by the client's timestamp; a ``play`` opens an interval at its ``currentTime``; every later event
+of the session closes it at its own ``currentTime`` (for ``seek``, at ``data.from``, the position left)
+and adds the forward distance; ``pause``, ``ended`` and ``error`` stop playback, while ``seek``,
+``buffer`` and ``quality_change`` reopen the interval at their position. A delta is capped by the
+wall-clock time between the two events (times 2, plus 1 s, for fast playback rates) and by the media
+duration, so forged or clock-skewed positions cannot inflate the total. Playback after the last event
+a session sent (a closed tab without ``pause``) is not counted. The time is attributed to the UTC day
+the closing event was received.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import CursorResult, delete, distinct, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vsrc.db.models import AnalyticsEvent, LiveStream, Media
+from vsrc.db.session import transaction
+from vsrc.errors import FieldError, PayloadTooLarge, RateLimited, ValidationFailed
+from vsrc.services import live, media
+from vsrc.timeutil import utcnow
+
+log = logging.getLogger("vsrc.analytics")
+
+EVENT_TYPES = ("play", "pause", "seek", "ended", "error", "buffer", "quality_change")
+MAX_BATCH_EVENTS = 100
+MAX_BODY_BYTES = 64 * 1024
+MAX_DATA_BYTES = 2048
+MAX_FIELD_ERRORS = 20
+MAX_POSITION = 10_000_000.0  # seconds (~115 days): beyond that it is no playback position
+TS_RANGE = (946_684_800_000, 4_102_444_800_000)  # client epoch ms: years 2000..2100
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+PLAYBACK_RATE_CAP = 2.0
+SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
+MEDIA_RE = re.compile(r"^(vod|live)_[0-9a-f-]{8,59}$")
+QUALITY_RE = re.compile(r"^[\w.+ -]{1,32}$")
+
+
+@dataclass(frozen=True)
+class PlayerEvent:
+    """One validated event (``mediaId`` not yet checked against the database)."""
+
+    event: str
+    session_id: str
+    media_id: str
+    current_time: float
+    duration: float | None
+    quality: str | None
+    client_ts: int | None
+    data: dict[str, Any] | None
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    dropped: int = 0  # over a rate limit: not stored
+    errors: list[FieldError] = field(default_factory=list)  # invalid events: not stored
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def decode_payload(raw: bytes) -> Any:
+    """Parse a request body or WebSocket frame as JSON, whatever its declared content type."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Analytics payloads are limited to {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationFailed.field("body", "must be a JSON document") from exc
+
+
+def payload_items(payload: Any) -> tuple[list[Any], bool]:
+    """The events of ``{"events": [...]}`` (1..100), or ``[payload]`` for a bare event object.
+
+    Returns ``(items, single)``; every endpoint accepts both shapes.
+    """
+    if isinstance(payload, dict) and "events" not in payload:
+        return [payload], True
+    events = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH_EVENTS:
+        raise ValidationFailed.field("events", f"must be a list of 1 to {MAX_BATCH_EVENTS} events")
+    return events, False
+
+
+def _finite(value: Any, low: float, high: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and low <= number <= high else None
+
+
+def parse_event(item: Any, where: str) -> tuple[PlayerEvent | None, list[FieldError]]:
+    """Validate one wire event; ``where`` prefixes the field names of the errors (``events[3]``)."""
+    name = (lambda f: f"{where}.{f}") if where else (lambda f: f)
+    if not isinstance(item, dict):
+        return None, [FieldError(where or "body", "must be an event object")]
+    errors: list[FieldError] = []
+    kind = item.get("event", item.get("type"))
+    if kind not in EVENT_TYPES or item.get("type", kind) != kind:
+        errors.append(FieldError(name("event"), f"must be one of {', '.join(EVENT_TYPES)}"))
+    session_id, media_id = item.get("sessionId"), item.get("mediaId")
+    if not isinstance(session_id, str) or not SESSION_RE.match(session_id):
+        errors.append(FieldError(name("sessionId"), "must be an id of 8 to 64 letters, digits or dashes"))
+    if not isinstance(media_id, str) or not MEDIA_RE.match(media_id):
+        errors.append(FieldError(name("mediaId"), "must be a vod_… or live_… media id"))
+    position = _finite(item.get("currentTime", 0), 0, MAX_POSITION)
+    if position is None:
+        errors.append(FieldError(name("currentTime"), "must be a number of seconds"))
+    duration = item.get("duration")
+    if duration is not None and (duration := _finite(duration, 0, MAX_POSITION)) is None:
+        errors.append(FieldError(name("duration"), "must be a number of seconds or null"))
+    quality = item.get("quality")
+    if quality is not None and (not isinstance(quality, str) or not QUALITY_RE.match(quality)):
+        errors.append(FieldError(name("quality"), "must be a rendition label such as 720p, or null"))
+    stamp = item.get("timestamp")
+    if stamp is not None and (stamp := _finite(stamp, *TS_RANGE)) is None:
+        errors.append(FieldError(name("timestamp"), "must be epoch milliseconds"))
+    if item.get("playerType") not in (None, "vod", "live"):
+        errors.append(FieldError(name("playerType"), "must be vod, live or null"))
+    data = item.get("data")
+    if data is not None and (not isinstance(data, dict) or len(json.dumps(data)) > MAX_DATA_BYTES):
+        errors.append(FieldError(name("data"), f"must be an object of at most {MAX_DATA_BYTES} bytes"))
+    if errors:
+        return None, errors
+    event = PlayerEvent(
+        event=str(kind),
+        session_id=str(session_id),
+        media_id=str(media_id),
+        current_time=cast(float, position),
+        duration=duration,
+        quality=quality,
+        client_ts=None if stamp is None else int(stamp),
+        data=data,
+    )
+    return event, []
+
+
+def media_owners(session: Session, media_ids: Iterable[str]) -> dict[str, int]:
+    """``{public id: owning account id}`` for the ids that exist (VOD media or live streams)."""
+    ids = set(media_ids)
+    vod = [i for i in ids if i.startswith("vod_")]
+    lives = [i for i in ids if i.startswith("live_")]
+    owners: dict[str, int] = {}
+    if vod:
+        query = select(Media.public_id, Media.account_id).where(Media.public_id.in_(vod))
+        owners.update({str(public_id): int(account_id) for public_id, account_id in session.execute(query)})
+    if lives:
+        query = select(LiveStream.public_id, LiveStream.account_id).where(LiveStream.public_id.in_(lives))
+        owners.update({str(public_id): int(account_id) for public_id, account_id in session.execute(query)})
+    return owners
+
+
+def purge_old_events(session: Session, *, older_than: datetime) -> int:
+    """Delete events received before ``older_than`` (naive UTC); returns how many."""
+    result = session.execute(delete(AnalyticsEvent).where(AnalyticsEvent.created_at < older_than))
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+class AnalyticsIngest:
+    """Validates, rate-limits (per client IP and per player session) and stores events; one per app.
+
+    Events over a limit are dropped and counted in ``counts``; every ``purge_interval`` seconds at
+    most, an ingest also deletes events older than ``retention_days``.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ip_limit: str,
+        session_limit: str,
+        retention_days: int,
+        storage_uri: str = "memory://",
+        purge_interval: float = 3600.0,
+    ) -> None:
+        self.sessions = sessions
+        self.ip_item = parse(ip_limit)
+        self.session_item = parse(session_limit)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.retention = timedelta(days=retention_days)
+        self.purge_interval = purge_interval
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._next_purge = 0.0
+
+    def ingest(self, items: list[Any], *, client_ip: str, strict: bool, single: bool = False) -> IngestResult:
+        """Store the valid events of ``items``.
+
+        ``strict`` (HTTP): any invalid event raises ``ValidationFailed`` and nothing is stored, and
+        ``RateLimited`` is raised when every valid event is over a rate limit. Otherwise (WebSocket)
+        invalid events are skipped and listed in the result, and drops are only counted.
+        """
+        result = IngestResult()
+        parsed: list[PlayerEvent] = []
+        for index, item in enumerate(items):
+            event, errors = parse_event(item, "" if single else f"events[{index}]")
+            result.errors.extend(errors)
+            if event is not None:
+                parsed.append(event)
+        with transaction(self.sessions) as session:
+            owners = media_owners(session, {e.media_id for e in parsed})
+            for index, event in enumerate(parsed):
+                if event.media_id not in owners:
+                    where = "mediaId" if single else f"events[{index}].mediaId"
+                    result.errors.append(FieldError(where, f"unknown media {event.media_id}"))
+            if result.errors and strict:
+                self._count(rejected=len(items))
+                raise ValidationFailed("Invalid analytics events", result.errors[:MAX_FIELD_ERRORS])
+            rows = [self._row(e, owners[e.media_id]) for e in parsed if e.media_id in owners]
+            admitted = [row for row in rows if self._admit(client_ip, row.session_id)]
+            session.add_all(admitted)
+        result.accepted = len(admitted)
+        result.dropped = len(rows) - len(admitted)
+        del result.errors[MAX_FIELD_ERRORS:]
+        self._count(accepted=result.accepted, dropped=result.dropped, rejected=len(items) - len(rows))
+        self._maybe_purge()
+        if strict and result.dropped and not result.accepted:
+            reset = self.limiter.get_window_stats(self.ip_item, "ip", client_ip).reset_time
+            retry_after = max(1, math.ceil(reset - time.time()))
+            raise RateLimited("Too many analytics events, please slow down", min(retry_after, 60))
+        return result
+
+    @staticmethod
+    def _row(event: PlayerEvent, account_id: int) -> AnalyticsEvent:
+        return AnalyticsEvent(
+            media_public_id=event.media_id,
+            account_id=account_id,
+            session_id=event.session_id,
+            event=event.event,
+            current_time=event.current_time,
+            duration=event.duration,
+            quality=event.quality,
+            client_ts=event.client_ts,
+            data=event.data,
+        )
+
+    def _admit(self, client_ip: str, session_id: str) -> bool:
+        if not self.limiter.test(self.session_item, "session", session_id):
+            return False
+        if not self.limiter.hit(self.ip_item, "ip", client_ip):
+            return False
+        return self.limiter.hit(self.session_item, "session", session_id)
+
+    def _count(self, **amounts: int) -> None:
+        with self._lock:
+            self.counts.update({k: v for k, v in amounts.items() if v})
+            if amounts.get("dropped"):
+                log.info("analytics: dropped %d events over the rate limits", amounts["dropped"])
+
+    def _maybe_purge(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_purge:
+                return
+            self._next_purge = now + self.purge_interval
+        with transaction(self.sessions) as session:
+            purged = purge_old_events(session, older_than=utcnow() - self.retention)
+        if purged:
+            log.info("analytics: purged %d events older than %s", purged, self.retention)
+
+
+# ---- aggregates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: date
+    views: int
+    watch_seconds: float
+
+
+@dataclass(frozen=True)
+class MediaStats:
+    media_id: str
+    start: date
+    end: date
+    views: int  # sessions that sent ``play``
+    unique_sessions: int  # sessions that sent anything
+    watch_seconds: float
+    event_counts: dict[str, int]
+    days: list[DayStats]
+
+
+class WatchPoint(NamedTuple):
+    event: str
+    position: float
+    client_ts: int | None
+    day: date
+    duration: float | None
+    seek_from: float | None
+
+
+def watch_intervals(points: Iterable[WatchPoint]) -> Iterator[tuple[date, float]]:
+    """Seconds watched, as ``(day, seconds)`` pieces, from one session's ordered events (module doc)."""
+    playing = False
+    anchor: WatchPoint | None = None
+    for point in points:
+        if playing and anchor is not None:
+            end = point.seek_from if point.event == "seek" and point.seek_from is not None else point.position
+            seconds = end - anchor.position
+            if point.client_ts is not None and anchor.client_ts is not None:
+                wall = max(0.0, (point.client_ts - anchor.client_ts) / 1000)
+                seconds = min(seconds, wall * PLAYBACK_RATE_CAP + 1)
+            if point.duration:
+                seconds = min(seconds, point.duration)
+            if seconds > 0:
+                yield point.day, seconds
+        if point.event == "play":
+            playing = True
+        elif point.event in ("pause", "ended", "error"):
+            playing = False
+        anchor = point
+
+
+def _window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
+    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise ValidationFailed.field("from", "must not be after 'to'")
+    if (end - start).days >= MAX_DAYS:
+        raise ValidationFailed.field("from", f"the window is limited to {MAX_DAYS} days")
+    return start, end
+
+
+def _day(value: Any) -> date:
+    # func.date() gives a date on PostgreSQL and a 'YYYY-MM-DD' string on SQLite.
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _seek_from(data: Any) -> float | None:
+    value = data.get("from") if isinstance(data, dict) else None
+    return _finite(value, 0, MAX_POSITION)
+
+
+def media_analytics(
+    session: Session, *, account_id: int, media_id: str, start: date | None = None, end: date | None = None
+) -> MediaStats:
+    """Views, sessions, watch time, event counts and a per-day series for one of the account's media
+    over the UTC days ``start..end`` (default: the last 30 days). Unknown or foreign media: ``NotFound``.
+    """
+    if media_id.startswith("live_"):
+        live.get_live(session, account_id=account_id, public_id=media_id)
+    else:
+        media.get_media(session, account_id=account_id, public_id=media_id)
+    start, end = _window(start, end, utcnow().date())
+    low = datetime.combine(start, datetime.min.time())
+    high = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    ev = AnalyticsEvent
+    scope = (
+        ev.media_public_id == media_id,
+        ev.account_id == account_id,
+        ev.created_at >= low,
+        ev.created_at < high,
+    )
+    counts = dict.fromkeys(EVENT_TYPES, 0)
+    counts.update(
+        {
+            k: int(n)
+            for k, n in session.execute(select(ev.event, func.count()).where(*scope).group_by(ev.event))
+        }
+    )
+    unique = session.scalar(select(func.count(distinct(ev.session_id))).where(*scope)) or 0
+    views = session.scalar(select(func.count(distinct(ev.session_id))).where(*scope, ev.event == "play")) or 0
+    day_col = func.date(ev.created_at)
+    daily_views = {
+        _day(day): int(n)
+        for day, n in session.execute(
+            select(day_col, func.count(distinct(ev.session_id)))
+            .where(*scope, ev.event == "play")
+            .group_by(day_col)
+        )
+    }
+    watch: dict[date, float] = defaultdict(float)
+    rows = session.execute(
+        select(ev.session_id, ev.event, ev.current_time, ev.client_ts, ev.created_at, ev.duration, ev.data)
+        .where(*scope)
+        .order_by(ev.session_id, func.coalesce(ev.client_ts, 0), ev.id)
+        .execution_options(yield_per=1000)
+    )
+    for _sid, session_rows in groupby(rows, key=itemgetter(0)):
+        points = (
+            WatchPoint(kind, position, stamp, created.date(), duration, _seek_from(data))
+            for _, kind, position, stamp, created, duration, data in session_rows
+        )
+        for day, seconds in watch_intervals(points):
+            watch[day] += seconds
+    days = [
+        DayStats(day, daily_views.get(day, 0), round(watch[day], 3))
+        for day in (start + timedelta(days=n) for n in range((end - start).days + 1))
+    ]
+    return MediaStats(
+        media_id=media_id,
+        start=start,
+        end=end,
+        views=int(views),
+        unique_sessions=int(unique),
+        watch_seconds=round(sum(watch.values()), 3),
+        event_counts=counts,
+        days=days,
+    )
