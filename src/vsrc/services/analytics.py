@@ -213,22 +213,22 @@ class AnalyticsIngest:
         invalid events are skipped and listed in the result, and drops are only counted.
         """
         result = IngestResult()
-        parsed: list[PlayerEvent] = []
+        parsed: list[tuple[int, PlayerEvent]] = []
         for index, item in enumerate(items):
             event, errors = parse_event(item, "" if single else f"events[{index}]")
             result.errors.extend(errors)
             if event is not None:
-                parsed.append(event)
+                parsed.append((index, event))
         with transaction(self.sessions) as session:
-            owners = media_owners(session, {e.media_id for e in parsed})
-            for index, event in enumerate(parsed):
+            owners = media_owners(session, {e.media_id for _, e in parsed})
+            for index, event in parsed:
                 if event.media_id not in owners:
                     where = "mediaId" if single else f"events[{index}].mediaId"
                     result.errors.append(FieldError(where, f"unknown media {event.media_id}"))
             if result.errors and strict:
                 self._count(rejected=len(items))
                 raise ValidationFailed("Invalid analytics events", result.errors[:MAX_FIELD_ERRORS])
-            rows = [self._row(e, owners[e.media_id]) for e in parsed if e.media_id in owners]
+            rows = [self._row(e, owners[e.media_id]) for _, e in parsed if e.media_id in owners]
             admitted = [row for row in rows if self._admit(client_ip, row.session_id)]
             session.add_all(admitted)
         result.accepted = len(admitted)
