@@ -29,13 +29,15 @@ def _serve(state: StateDep, area: str, media_id: str, path: str) -> FileResponse
     return FileResponse(file, media_type=media_type, headers={"Cache-Control": cache})
 
 
-@router.api_route("/hls/{mediaId}/{path:path}", methods=["GET", "HEAD"])
+@router.get("/hls/{mediaId}/{path:path}")
+@router.head("/hls/{mediaId}/{path:path}", include_in_schema=False)
 def hls_file(mediaId: str, path: str, state: StateDep) -> FileResponse:
     """Master and rendition playlists and their segments (HTTP Range supported)."""
     return _serve(state, "hls", mediaId, path)
 
 
-@router.api_route("/thumbnails/{mediaId}/{path:path}", methods=["GET", "HEAD"])
+@router.get("/thumbnails/{mediaId}/{path:path}")
+@router.head("/thumbnails/{mediaId}/{path:path}", include_in_schema=False)
 def thumbnail_file(mediaId: str, path: str, state: StateDep) -> FileResponse:
     """``poster.jpg``, ``storyboard.jpg`` and ``storyboard.vtt``."""
     return _serve(state, "thumbnails", mediaId, path)

@@ -22,7 +22,8 @@ PLAYER_FILES = {
 }
 
 
-@router.api_route("/player/dist/{name}", methods=["GET", "HEAD"])
+@router.get("/player/dist/{name}")
+@router.head("/player/dist/{name}", include_in_schema=False)
 def player_asset(name: str, state: StateDep) -> FileResponse:
     """The VSRCPlayer bundle built from ``player/`` (``make run`` builds it)."""
     if name not in PLAYER_FILES:
