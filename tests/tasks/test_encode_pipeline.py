@@ -185,3 +185,14 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         assert rung.is_endlist and round(sum(s.duration for s in rung.segments)) == 20
     finally:
         stop_server(srv)
+
+
+def test_4k_one_second_source_gets_the_whole_ladder(stack: Server, tmp_path: Path) -> None:
+    write, _ = stack.account_keys()
+    clip = make_clip(tmp_path / "uhd.mp4", seconds=1, size="3840x2160", rate=10)
+    media_id = upload_file(stack, write, clip)
+    data, _ = wait_for_status(stack, write, media_id, timeout=240)
+    assert data["encodingStatus"] == "completed", data
+    assert (data["originalWidth"], data["originalHeight"]) == (3840, 2160)
+    sizes = check_hls(stack, media_id, fps=10, seconds=1, audio=True)
+    assert sizes == [(3840, 2160), (2560, 1440), (1920, 1080), (1280, 720), (854, 480), (640, 360), (426, 240)]
