@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 
 from vsrc.api.deps import Reader, SessionDep, StateDep, Writer
+from vsrc.api.schemas.common import WRITE_ERRORS
 from vsrc.api.schemas.live import (
     LiveCreate,
     LiveCreateResponse,
@@ -24,8 +25,8 @@ from vsrc.db.session import transaction
 from vsrc.services import live
 from vsrc.services.media import purge_files
 
-router = APIRouter(prefix="/api/v1/live", tags=["live"])
-servers_router = APIRouter(prefix="/api/v1/rtmp-servers", tags=["live"])
+router = APIRouter(prefix="/api/v1/live", tags=["live"], responses=WRITE_ERRORS)
+servers_router = APIRouter(prefix="/api/v1/rtmp-servers", tags=["live"], responses=WRITE_ERRORS)
 
 LiveId = Annotated[
     str, Path(pattern=r"^live_[a-f0-9\-]+$", examples=["live_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from vsrc.api.deps import Reader, SessionDep, StateDep, Writer
+from vsrc.api.schemas.common import FORBIDDEN, READ_ERRORS, TOO_LARGE, UNSUPPORTED
 from vsrc.api.schemas.live import Embed, EmbedResponse
 from vsrc.api.schemas.media import (
     DeletedMedia,
@@ -25,7 +26,7 @@ from vsrc.api.uploads import receive_upload
 from vsrc.services import embed, live, media, uploads
 from vsrc.services.media import Page
 
-router = APIRouter(prefix="/api/v1/media", tags=["media"])
+router = APIRouter(prefix="/api/v1/media", tags=["media"], responses=READ_ERRORS)
 
 VodId = Annotated[
     str, Path(pattern=r"^vod_[a-f0-9\-]+$", examples=["vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])
@@ -51,6 +52,7 @@ def _page(result: Page, public_url: str) -> MediaPageResponse:
     "/upload",
     status_code=201,
     response_model=UploadResponse,
+    responses={**FORBIDDEN, **TOO_LARGE, **UNSUPPORTED},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -124,7 +126,7 @@ def get_media(mediaId: VodId, principal: Reader, session: SessionDep, state: Sta
     return MediaResponse(data=media_detail(item, state.settings.public_url))
 
 
-@router.delete("/{mediaId}", response_model=DeleteResponse)
+@router.delete("/{mediaId}", response_model=DeleteResponse, responses=FORBIDDEN)
 def delete_media(mediaId: VodId, principal: Writer, state: StateDep) -> DeleteResponse:
     """Delete the media item, its tag links and every stored file."""
     uploads.remove(state.sessions, state.storage, account_id=principal.account_id, public_id=mediaId)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vsrc.api.deps import Reader, SessionDep, Writer
+from vsrc.api.schemas.common import WRITE_ERRORS
 from vsrc.api.schemas.profiles import ProfileCreate, ProfileListResponse, ProfileResponse, profile_out
 from vsrc.services import profiles
 
-router = APIRouter(prefix="/api/v1/encoding-profiles", tags=["encoding profiles"])
+router = APIRouter(prefix="/api/v1/encoding-profiles", tags=["encoding profiles"], responses=WRITE_ERRORS)
 
 
 @router.get("", response_model=ProfileListResponse)

@@ -27,6 +27,26 @@ class LiveCreated(BaseModel):
 
 
 class LiveCreateResponse(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "success": True,
+                    "message": "Live stream created successfully",
+                    "data": {
+                        "streamKey": "1_abc123def456abc123def456abc123de",
+                        "mediaId": "live_a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                        "title": "My Live Event",
+                        "description": "Live broadcast from our event",
+                        "rtmpUrl": "rtmp://stream.vsrc.video/live",
+                        "streamUrl": "rtmp://stream.vsrc.video/live/1_abc123def456abc123def456abc123de",
+                        "expiresIn": "24h",
+                        "expiresAt": "2024-01-16T10:30:00.000Z",
+                    },
+                }
+            ]
+        }
+    }
     success: bool = True
     message: str = "Live stream created successfully"
     data: LiveCreated

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from vsrc.db.models import Media, Tag
 from vsrc.timeutil import iso_ms
 
 EXAMPLE_ID = "vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+EXAMPLE_MEDIA: dict[str, Any] = {
+    "mediaId": EXAMPLE_ID,
+    "title": "My Video",
+    "description": "Video description",
+    "fileSize": 52428800,
+    "mimeType": "video/mp4",
+    "encodingStatus": "completed",
+    "uploadStatus": "completed",
+    "tags": [{"id": 1, "name": "conference", "color": "#6c757d"}],
+    "createdAt": "2024-01-15T10:30:00.000Z",
+    "updatedAt": "2024-01-15T10:30:00.000Z",
+    "encodingProgress": 100,
+    "duration": 120.5,
+    "playbackUrl": f"http://localhost:8000/hls/{EXAMPLE_ID}/master.m3u8",
+    "thumbnailUrl": f"http://localhost:8000/thumbnails/{EXAMPLE_ID}/poster.jpg",
+    "errorMessage": None,
+}
 
 
 class TagOut(BaseModel):
@@ -62,17 +81,56 @@ class MediaPage(BaseModel):
 
 
 class UploadResponse(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "success": True,
+                    "message": "Video uploaded successfully",
+                    "data": {
+                        "mediaId": EXAMPLE_ID,
+                        "title": "My Awesome Video",
+                        "description": "This is a great video",
+                        "fileSize": 52428800,
+                        "encodingStatus": "pending",
+                        "tags": ["conference", "2024", "keynote"],
+                        "uploadedAt": "2024-01-15T10:30:00.000Z",
+                    },
+                }
+            ]
+        }
+    }
     success: bool = True
     message: str = "Video uploaded successfully"
     data: UploadedMedia
 
 
 class MediaResponse(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"success": True, "data": {**EXAMPLE_MEDIA, "originalWidth": 1920, "originalHeight": 1080}}
+            ]
+        }
+    }
     success: bool = True
     data: MediaDetail
 
 
 class MediaPageResponse(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "success": True,
+                    "data": {
+                        "media": [EXAMPLE_MEDIA],
+                        "pagination": {"page": 1, "limit": 20, "total": 100, "totalPages": 5},
+                    },
+                }
+            ]
+        }
+    }
     success: bool = True
     data: MediaPage
 
@@ -82,6 +140,13 @@ class DeletedMedia(BaseModel):
 
 
 class DeleteResponse(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"success": True, "message": "Media deleted successfully", "data": {"mediaId": EXAMPLE_ID}}
+            ]
+        }
+    }
     success: bool = True
     message: str = "Media deleted successfully"
     data: DeletedMedia
