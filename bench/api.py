@@ -75,6 +75,8 @@ class Result:
     seed_seconds: float
     rows: list[Row] = field(default_factory=list)
     sql: list[SqlRecord] = field(default_factory=list)
+    load_start: float = 0.0
+    load_end: float = 0.0
 
 
 def endpoints(media_ids: list[str]) -> dict[str, list[str]]:
@@ -149,7 +151,8 @@ def _trace_record(name: str, trace: Trace, engine: Engine) -> SqlRecord:
 
 
 def report(res: Result, levels: list[int]) -> str:
-    out = [f"machine: {res.machine}; {res.date}",
+    out = [f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
+           f"{res.load_end:.2f} at end",
            f"data: {res.media} media, {res.tags} tags, {res.links} media-tag links, one account "
            f"(seeded in {res.seed_seconds:.1f}s)", ""]
     for concurrency in levels:
@@ -194,7 +197,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per endpoint and level")
     parser.add_argument("--workdir", type=Path, help="work here and keep the database (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+                        help="first wait up to this long for the load average to drop below CPUs/2")
     args = parser.parse_args()
+    load_start = common.wait_for_quiet(args.wait_quiet)
     levels = [int(c) for c in args.concurrency.split(",")]
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +208,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="vsrc-bench-api-", dir=os.environ.get("TMPDIR")) as tmp:
             res = run(Path(tmp), args.media, args.tags, levels, args.seconds)
+    res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res, levels))
     if args.json:

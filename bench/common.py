@@ -149,6 +149,30 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def loadavg() -> float:
+    """The 1-minute load average (other people's work on a shared machine shows here)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def wait_for_quiet(max_wait: float, threshold: float | None = None) -> float:
+    """Wait up to ``max_wait`` s for the load average to drop below ``threshold`` (default: half the CPUs)."""
+    limit = threshold if threshold is not None else (os.cpu_count() or 1) / 2
+    deadline = time.monotonic() + max_wait
+    load = loadavg()
+    if load >= limit and max_wait > 0:
+        print(f"load average {load:.2f} >= {limit:.2f}: waiting up to {max_wait:.0f}s for a quieter machine",
+              flush=True)
+    while load >= limit and time.monotonic() < deadline:
+        time.sleep(5)
+        load = loadavg()
+    if load >= limit:
+        print(f"warning: load average {load:.2f}: other work is running, numbers will be noisy", flush=True)
+    return load
+
+
 def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -54,6 +54,8 @@ class Result:
     client: str
     file_bytes: int
     reps: list[Rep] = field(default_factory=list)
+    load_start: float = 0.0
+    load_end: float = 0.0
 
     def med(self, name: str) -> float:
         return common.median([float(getattr(r, name)) for r in self.reps])
@@ -155,7 +157,8 @@ def report(res: Result) -> str:
     ok_ratio = res.ratio >= TARGET_RATIO
     ok_rss = res.rss_growth_max < TARGET_RSS_MIB
     return "\n".join([
-        f"machine: {res.machine}; {res.date}",
+        f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
+        f"{res.load_end:.2f} at end",
         f"file: {res.file_bytes / MIB:.0f} MiB real H.264 MP4, client {res.client}, {len(res.reps)} reps",
         "",
         table,
@@ -178,13 +181,17 @@ def main() -> None:
     parser.add_argument("--client", choices=sorted(CLIENTS), default=default_client)
     parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+                        help="first wait up to this long for the load average to drop below CPUs/2")
     args = parser.parse_args()
+    load_start = common.wait_for_quiet(args.wait_quiet)
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
         res = run(args.workdir.resolve(), args.reps, args.client)
     else:
         with tempfile.TemporaryDirectory(prefix="vsrc-bench-upload-", dir=os.environ.get("TMPDIR")) as tmp:
             res = run(Path(tmp), args.reps, args.client)
+    res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res))
     if args.json:
