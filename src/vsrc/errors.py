@@ -77,3 +77,7 @@ class PublishDenied(VsrcError):
 
 class StorageError(VsrcError):
     pass
+
+
+class InsufficientStorage(StorageError):
+    """No space left to store an upload or its outputs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,3 +202,28 @@ def test_body_ending_before_file_part_completes_is_400(server: Server, clips: di
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["field"] == "file"
     assert media_count(server, write) == 0
+
+
+def test_full_disk_is_507_and_leaves_nothing(tmp_path: Path) -> None:
+    """The temp folder on a 64 KiB tmpfs: the upload fails cleanly instead of a 500."""
+    from tests.conftest import make_clip
+
+    srv = start_server(tmp_path / "data")
+    tmp = srv.settings.tmp_dir
+    tmp.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp)],
+                      capture_output=True).returncode != 0:
+        stop_server(srv)
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        clip = make_clip(tmp_path / "big.mp4", seconds=3, size="320x240")
+        assert clip.stat().st_size > 64 * 1024
+        write, _ = srv.account_keys()
+        resp = post(srv, write, clip, {"title": "full"})
+        assert resp.status_code == 507
+        assert resp.json() == {"success": False, "message": "The server has no space left for this upload"}
+        assert list(tmp.iterdir()) == []
+        assert media_count(srv, write) == 0
+    finally:
+        subprocess.run(["umount", str(tmp)], check=False)
+        stop_server(srv)

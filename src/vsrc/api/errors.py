@@ -23,6 +23,7 @@ STATUS: dict[type[errors.VsrcError], int] = {
     errors.UnsupportedMedia: 415,
     errors.RateLimited: 429,
     errors.PublishDenied: 403,
+    errors.InsufficientStorage: 507,
 }
 
 
@@ -53,7 +54,7 @@ async def _vsrc_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
-    if status >= 500:
+    if status >= 500 and status != 507:
         log.error("internal error: %s", exc.message)
         return envelope(status, "Internal server error", headers=headers)
     field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else None

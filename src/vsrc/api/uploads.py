@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import uuid
@@ -14,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from streaming_form_data import ParseFailedException, StreamingFormDataParser
 from streaming_form_data.targets import BaseTarget
 
-from vsrc.errors import PayloadTooLarge, ValidationFailed
+from vsrc.errors import InsufficientStorage, PayloadTooLarge, ValidationFailed
 
 log = logging.getLogger("vsrc.api.uploads")
 
@@ -137,6 +138,11 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
         raise
     except ParseFailedException as exc:
         raise ValidationFailed.field("file", "malformed multipart body") from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("upload refused: no space left in %s", tmp_dir)
+            raise InsufficientStorage("The server has no space left for this upload") from exc
+        raise
     finally:
         target.close()
         if not received:
