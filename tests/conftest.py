@@ -104,14 +104,18 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, rate_limit_override: str = "100000/15 minutes", **overrides: object
+    data_dir: Path,
+    rate_limit_override: str = "100000/15 minutes",
+    port: int | None = None,
+    **overrides: object,
 ) -> Server:
-    """Migrate ``data_dir`` and serve VSRC on a free loopback port (rate limit lifted unless overridden)."""
+    """Migrate ``data_dir`` and serve VSRC on ``port`` (default: a free loopback port; rate limit lifted
+    unless overridden). Pass ``port`` with ``public_url`` when the app must know its own URL."""
     settings = Settings(data_dir=data_dir, rate_limit=rate_limit_override, **overrides)  # type: ignore[arg-type]
     upgrade(settings.sqlalchemy_url)
     with transaction(make_session_factory(make_engine(settings.sqlalchemy_url))) as session:
         ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

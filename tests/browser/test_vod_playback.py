@@ -1,0 +1,141 @@
+"""A real upload, encoded by a real worker, embedded with its embed code on another origin and played
+in Debian chromium: playback, the quality menu, a forced rendition, seeking, and the analytics it sends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page
+
+from tests.browser.conftest import ARTIFACTS, PageOrigin, require_chromium
+from tests.conftest import (
+    Server,
+    free_port,
+    make_clip,
+    start_server,
+    start_worker,
+    stop_server,
+    stop_worker,
+    upload_file,
+    wait_for_status,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
+    """A server that knows its public URL, and a completed 640x360 upload: (server, read key, media id)."""
+    require_chromium()
+    port = free_port()
+    srv = start_server(tmp_path_factory.mktemp("browser"), port=port, public_url=f"http://127.0.0.1:{port}")
+    worker = start_worker(srv.settings)
+    try:
+        clip = make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=12, size="640x360", rate=30)
+        write, read = srv.account_keys()
+        media_id = upload_file(srv, write, clip, title="browser")
+        data, _ = wait_for_status(srv, read, media_id, timeout=90)
+        assert data["encodingStatus"] == "completed", data
+        yield srv, read, media_id
+    finally:
+        stop_worker(worker)
+        stop_server(srv)
+
+
+def embed_page(server: Server, key: str, media_id: str) -> str:
+    with server.client(key) as client:
+        code = client.get(f"/api/v1/media/{media_id}/embed").json()["data"]["embedCode"]
+    assert f"{server.url}/player/dist/vsrc-player.js" in code
+    # The embed code declares `const player = new VSRCPlayer(...)`: a global lexical binding, not
+    # window.player, still reachable from page.evaluate("player").
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>customer page</title>\n'
+        '<link rel="icon" href="data:,"></head>\n'
+        f'<body>\n<h1>Our video</h1>\n<div style="width: 640px">\n{code}</div>\n</body></html>\n'
+    )
+
+
+def wait_for(page: Page, expression: str, what: str, timeout: float = 20) -> Any:
+    try:
+        return page.wait_for_function(expression, timeout=timeout * 1000).json_value()
+    except Exception as exc:  # Playwright's TimeoutError: say what did not happen, with the state
+        state = page.evaluate(
+            "() => { const p = typeof player !== 'undefined' && player.getPlayer();"
+            " return p && {t: p.currentTime(), h: p.videoHeight(), paused: p.paused(), err: p.error(),"
+            " q: player.getQualities(), rs: p.readyState()}; }"
+        )
+        raise AssertionError(f"{what} did not happen in {timeout}s; player state {state}") from exc
+
+
+def analytics_of(server: Server, key: str, media_id: str) -> dict[str, Any]:
+    with server.client(key) as client:
+        resp = client.get(f"/api/v1/media/{media_id}/analytics")
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()["data"]
+    return data
+
+
+def test_embedded_vod_plays_switches_quality_seeks_and_reports(
+    encoded: tuple[Server, str, str], page_origin: PageOrigin, browser_context: BrowserContext
+) -> None:
+    server, read, media_id = encoded
+    url = page_origin.add("/watch.html", embed_page(server, read, media_id))
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location}") if _is_error(msg) else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(url)
+
+    # Resolved through the API from the other origin; both renditions and Auto in the menu.
+    wait_for(page, "typeof player !== 'undefined' && player.getQualities().length === 2", "the quality list")
+    qualities = page.evaluate("player.getQualities()")
+    assert [(q["label"], q["height"]) for q in qualities] == [("360p", 360), ("240p", 240)]
+    assert [item["label"] for item in page.evaluate("player.getQualityMenu()")] == ["Auto", "360p", "240p"]
+    menu = page.locator(".vsrc-quality-button .vjs-menu-item .vjs-menu-item-text").all_text_contents()
+    assert [m.strip() for m in menu] == ["Auto", "360p", "240p"]
+
+    page.evaluate("player.play()")
+    wait_for(page, "player.currentTime() > 3", "playback past 3 s")
+    assert page.evaluate("player.isPlaying()") is True
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "browser-vod-playing.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+    # Re-enabling a rendition makes VHS flush and refetch at once (a "fast quality change"), so go
+    # through 360p: see test_forced_quality_from_auto_switches for the direct Auto -> 240p path.
+    assert page.evaluate("player.setQuality(360)") is True
+    assert page.evaluate("player.setQuality(240)") is True
+    assert page.evaluate("player.getQuality()") == 240
+    wait_for(page, "player.getPlayer().videoHeight() === 240", "the switch to 240p", timeout=10)
+
+    page.evaluate("player.seek(6)")
+    wait_for(page, "!player.getPlayer().seeking() && player.currentTime() >= 6", "the seek to 6 s")
+    page.evaluate("player.play()")
+    wait_for(page, "player.currentTime() > 6.5", "playback after the seek")
+    assert page.evaluate("player.analytics.transport.mode") == "ws"
+    session_id = page.evaluate("player.sessionId")
+
+    # Leaving the page hands the queue to sendBeacon (text/plain, cross-origin) on pagehide.
+    page.close(run_before_unload=True)
+    deadline = time.monotonic() + 15
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        data = analytics_of(server, read, media_id)
+        counts = data["eventCounts"]
+        if counts["play"] and counts["seek"] and counts["quality_change"]:
+            break
+        time.sleep(0.25)
+    assert counts["play"] >= 1 and counts["seek"] >= 1 and counts["quality_change"] >= 1, counts
+    assert data["views"] == 1 and data["uniqueSessions"] == 1
+    assert data["totalWatchTimeSeconds"] > 0
+    assert errors == [], errors
+    assert session_id
+
+
+def _is_error(msg: ConsoleMessage) -> bool:
+    return msg.type == "error"
