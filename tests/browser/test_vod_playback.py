@@ -139,3 +139,26 @@ def test_embedded_vod_plays_switches_quality_seeks_and_reports(
 
 def _is_error(msg: ConsoleMessage) -> bool:
     return msg.type == "error"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "player: setQuality(240) from Auto only disables the other renditions; VHS fast-switches (flushes "
+        "the forward buffer) only when a rendition is re-enabled, so a fully buffered clip keeps playing 360p"
+    ),
+)
+def test_forced_quality_from_auto_switches(
+    encoded: tuple[Server, str, str], page_origin: PageOrigin, browser_context: BrowserContext
+) -> None:
+    server, read, media_id = encoded
+    page = browser_context.new_page()
+    page.goto(page_origin.add("/auto.html", embed_page(server, read, media_id)))
+    wait_for(page, "typeof player !== 'undefined' && player.getQualities().length === 2", "the quality list")
+    page.evaluate("player.play()")
+    wait_for(page, "player.currentTime() > 1", "playback past 1 s")
+    # Precondition that makes the outcome deterministic: the whole clip is already buffered.
+    wait_for(page, "player.getPlayer().bufferedEnd() >= player.duration() - 0.5", "the full buffer")
+    assert page.evaluate("player.getQuality()") == "auto"
+    assert page.evaluate("player.setQuality(240)") is True
+    wait_for(page, "player.getPlayer().videoHeight() === 240", "the switch to 240p", timeout=5)
