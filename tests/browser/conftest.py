@@ -6,9 +6,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.conftest import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -80,3 +84,36 @@ def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+def embed_page(server: Server, key: str, media_id: str) -> str:
+    with server.client(key) as client:
+        code = client.get(f"/api/v1/media/{media_id}/embed").json()["data"]["embedCode"]
+    assert f"{server.url}/player/dist/vsrc-player.js" in code
+    # The embed code declares `const player = new VSRCPlayer(...)`: a global lexical binding, not
+    # window.player, still reachable from page.evaluate("player").
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8"><title>customer page</title>\n'
+        '<link rel="icon" href="data:,"></head>\n'
+        f'<body>\n<h1>Our video</h1>\n<div style="width: 640px">\n{code}</div>\n</body></html>\n'
+    )
+
+
+def wait_for(page: Page, expression: str, what: str, timeout: float = 20) -> Any:
+    try:
+        return page.wait_for_function(expression, timeout=timeout * 1000).json_value()
+    except PlaywrightTimeout as exc:  # say what did not happen, with the player's state
+        state = page.evaluate(
+            "() => { const p = typeof player !== 'undefined' && player.getPlayer();"
+            " return p && {t: p.currentTime(), h: p.videoHeight(), paused: p.paused(), err: p.error(),"
+            " q: player.getQualities(), rs: p.readyState()}; }"
+        )
+        raise AssertionError(f"{what} did not happen in {timeout}s; player state {state}") from exc
+
+
+def analytics_of(server: Server, key: str, media_id: str) -> dict[str, Any]:
+    with server.client(key) as client:
+        resp = client.get(f"/api/v1/media/{media_id}/analytics")
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()["data"]
+    return data

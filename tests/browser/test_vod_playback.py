@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage
 
-from tests.browser.conftest import ARTIFACTS, PageOrigin, require_chromium
+from tests.browser.conftest import ARTIFACTS, PageOrigin, analytics_of, embed_page, require_chromium, wait_for
 from tests.conftest import (
     Server,
     free_port,
@@ -43,39 +42,6 @@ def encoded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     finally:
         stop_worker(worker)
         stop_server(srv)
-
-
-def embed_page(server: Server, key: str, media_id: str) -> str:
-    with server.client(key) as client:
-        code = client.get(f"/api/v1/media/{media_id}/embed").json()["data"]["embedCode"]
-    assert f"{server.url}/player/dist/vsrc-player.js" in code
-    # The embed code declares `const player = new VSRCPlayer(...)`: a global lexical binding, not
-    # window.player, still reachable from page.evaluate("player").
-    return (
-        '<!doctype html>\n<html><head><meta charset="utf-8"><title>customer page</title>\n'
-        '<link rel="icon" href="data:,"></head>\n'
-        f'<body>\n<h1>Our video</h1>\n<div style="width: 640px">\n{code}</div>\n</body></html>\n'
-    )
-
-
-def wait_for(page: Page, expression: str, what: str, timeout: float = 20) -> Any:
-    try:
-        return page.wait_for_function(expression, timeout=timeout * 1000).json_value()
-    except Exception as exc:  # Playwright's TimeoutError: say what did not happen, with the state
-        state = page.evaluate(
-            "() => { const p = typeof player !== 'undefined' && player.getPlayer();"
-            " return p && {t: p.currentTime(), h: p.videoHeight(), paused: p.paused(), err: p.error(),"
-            " q: player.getQualities(), rs: p.readyState()}; }"
-        )
-        raise AssertionError(f"{what} did not happen in {timeout}s; player state {state}") from exc
-
-
-def analytics_of(server: Server, key: str, media_id: str) -> dict[str, Any]:
-    with server.client(key) as client:
-        resp = client.get(f"/api/v1/media/{media_id}/analytics")
-    assert resp.status_code == 200, resp.text
-    data: dict[str, Any] = resp.json()["data"]
-    return data
 
 
 def test_embedded_vod_plays_switches_quality_seeks_and_reports(
