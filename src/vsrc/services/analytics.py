@@ -204,6 +204,7 @@ class AnalyticsIngest:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._next_purge = 0.0
+        self._next_drop_log = 0.0
 
     def ingest(self, items: list[Any], *, client_ip: str, strict: bool, single: bool = False) -> IngestResult:
         """Store the valid events of ``items``.
@@ -237,8 +238,12 @@ class AnalyticsIngest:
         self._count(accepted=result.accepted, dropped=result.dropped, rejected=len(items) - len(rows))
         self._maybe_purge()
         if strict and result.dropped and not result.accepted:
-            reset = self.limiter.get_window_stats(self.ip_item, "ip", client_ip).reset_time
-            retry_after = max(1, math.ceil(reset - time.time()))
+            resets = [self.limiter.get_window_stats(self.ip_item, "ip", client_ip).reset_time]
+            resets += [
+                self.limiter.get_window_stats(self.session_item, "session", sid).reset_time
+                for sid in {row.session_id for row in rows}
+            ]
+            retry_after = max(1, math.ceil(max(resets) - time.time()))
             raise RateLimited("Too many analytics events, please slow down", min(retry_after, 60))
         return result
 
@@ -264,10 +269,15 @@ class AnalyticsIngest:
         return self.limiter.hit(self.session_item, "session", session_id)
 
     def _count(self, **amounts: int) -> None:
+        now = time.monotonic()
         with self._lock:
             self.counts.update({k: v for k, v in amounts.items() if v})
-            if amounts.get("dropped"):
-                log.info("analytics: dropped %d events over the rate limits", amounts["dropped"])
+            # One line a minute at most, however hard a client floods.
+            if amounts.get("dropped") and now >= self._next_drop_log:
+                self._next_drop_log = now + 60
+                log.warning(
+                    "analytics: %d events dropped over the rate limits so far", self.counts["dropped"]
+                )
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()
