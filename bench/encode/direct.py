@@ -6,6 +6,7 @@ import os
 import resource
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ class Timed:
     wall: float
     cpu: float
     load: float = 0.0  # 1-minute load average at the end
+    first_playable: float | None = None  # start -> every watched playlist lists a segment
 
 
 def _children_cpu() -> float:
@@ -29,15 +31,30 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ffmpeg(argv: list[str]) -> Timed:
-    """Run one ffmpeg command to completion (progress on stdout discarded); raise on failure."""
+def run_ffmpeg(argv: list[str], playlists: list[Path] | None = None) -> Timed:
+    """Run one ffmpeg command to completion (progress on stdout discarded); raise on failure.
+    ``playlists`` are polled every 50 ms for the first moment all of them list a segment."""
     cpu0, t0 = _children_cpu(), time.monotonic()
-    done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall, cpu = time.monotonic() - t0, _children_cpu() - cpu0
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace")[-2000:]
-        raise RuntimeError(f"ffmpeg exited with {done.returncode}: {tail}")
-    return Timed(wall, cpu, os.getloadavg()[0])
+    playable = None
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        while proc.poll() is None:
+            if playlists and playable is None and all(_has_segment(p) for p in playlists):
+                playable = time.monotonic() - t0
+            time.sleep(0.05)
+        wall, cpu = time.monotonic() - t0, _children_cpu() - cpu0
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {tail}")
+    return Timed(wall, cpu, os.getloadavg()[0], playable)
+
+
+def _has_segment(playlist: Path) -> bool:
+    try:
+        return "#EXTINF" in playlist.read_text()
+    except OSError:
+        return False
 
 
 def _fresh(folder: Path) -> Path:
@@ -58,8 +75,9 @@ def bare_command(
 def run_bare(
     ffmpeg: str, source: Path, info: SourceInfo, rungs: list[PlannedRung], profile: Profile, out: Path
 ) -> Timed:
-    """(c) The platform's single ffmpeg command, run directly."""
-    return run_ffmpeg(bare_command(ffmpeg, source, info, rungs, profile, _fresh(out)))
+    """(c) The platform's single ffmpeg command, run directly (first playable measured too)."""
+    playlists = [out / r.name / "index.m3u8" for r in rungs]
+    return run_ffmpeg(bare_command(ffmpeg, source, info, rungs, profile, _fresh(out)), playlists)
 
 
 def run_naive(
