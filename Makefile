@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PLAYER_STAMP := player/node_modules/.installed-stamp
 
-.PHONY: run test setup player lint fmt pytest clean
+.PHONY: run test test-postgres setup player lint fmt pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ ifneq ($(wildcard player/package.json),)
 	cd player && npm test
 endif
 	$(BIN)/pytest
+
+# The database-facing suites again, each test server on a fresh PostgreSQL database
+# (DESIGN.md: PostgreSQL is supported and tested). Needs Debian's postgresql package.
+PG_DIR ?= /tmp/vsrc-test-pg
+PG_PORT ?= 55432
+test-postgres: $(STAMP)
+	url=$$(scripts/pg-test-server.sh start $(PG_DIR) $(PG_PORT)) && \
+	TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/api tests/tasks tests/live; \
+	rc=$$?; scripts/pg-test-server.sh stop $(PG_DIR); exit $$rc
 
 clean:
 	rm -rf $(VENV) player/node_modules player/dist .pytest_cache .mypy_cache .ruff_cache

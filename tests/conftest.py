@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 import imageio_ffmpeg
 import pytest
 import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.api.app import create_app
 from vsrc.config import Settings
@@ -75,6 +77,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@functools.cache
+def sessions_for(url: str) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(url))
+
+
 @dataclass
 class Server:
     url: str
@@ -86,9 +93,13 @@ class Server:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the server's database (one engine per database for the whole test run)."""
+        return sessions_for(self.settings.sqlalchemy_url)
+
     def key(self, permission: str = "write", account: str | None = None) -> str:
-        sessions = make_session_factory(make_engine(self.settings.sqlalchemy_url))
-        with transaction(sessions) as session:
+        with transaction(self.sessions) as session:
             created = create_key(
                 session,
                 name="test",
@@ -103,6 +114,22 @@ class Server:
         return self.key("write", email), self.key("read", email)
 
 
+# Set TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:55432/postgres) to run every
+# test server on its own fresh PostgreSQL database instead of SQLite (`make test-postgres`).
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
+
+
+def fresh_postgres_database(admin_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"vsrc_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 def start_server(
     data_dir: Path,
     rate_limit_override: str = "100000/15 minutes",
@@ -111,9 +138,11 @@ def start_server(
 ) -> Server:
     """Migrate ``data_dir`` and serve VSRC on ``port`` (default: a free loopback port; rate limit lifted
     unless overridden). Pass ``port`` with ``public_url`` when the app must know its own URL."""
+    if PG_ADMIN_URL and "database_url" not in overrides:
+        overrides["database_url"] = fresh_postgres_database(PG_ADMIN_URL)
     settings = Settings(data_dir=data_dir, rate_limit=rate_limit_override, **overrides)  # type: ignore[arg-type]
     upgrade(settings.sqlalchemy_url)
-    with transaction(make_session_factory(make_engine(settings.sqlalchemy_url))) as session:
+    with transaction(sessions_for(settings.sqlalchemy_url)) as session:
         ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
     port = port or free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -143,12 +172,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def start_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
     """A real `vsrc worker` process on the same data dir."""
     full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "vsrc", "worker"],
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if settings.database_url:
+        full_env["VSRC_DATABASE_URL"] = settings.database_url
+    # The worker's log stays in the data dir, for post-mortems of a failing test.
+    log = (settings.data_dir / "worker.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env, stdout=log, stderr=log)
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:

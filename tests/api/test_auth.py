@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.api.test_media_api import upload
 from tests.conftest import Server
 from vsrc.db.models import ApiKey
-from vsrc.db.session import make_engine, make_session_factory, transaction
+from vsrc.db.session import transaction
 from vsrc.services.keys import revoke_key
 
 VOD = "vod_00000000-0000-4000-8000-000000000000"
@@ -49,7 +49,7 @@ def test_revoked_key_is_401(server: Server) -> None:
     write, _ = server.account_keys()
     with server.client(write) as client:
         assert client.get("/api/v1/media").status_code == 200
-        with transaction(make_session_factory(make_engine(server.settings.sqlalchemy_url))) as session:
+        with transaction(server.sessions) as session:
             revoke_key(session, prefix=write[:14])
         resp = client.get("/api/v1/media")
     assert resp.status_code == 401
@@ -58,7 +58,7 @@ def test_revoked_key_is_401(server: Server) -> None:
 
 def test_key_stored_hashed_and_last_used_kept(server: Server) -> None:
     write, _ = server.account_keys()
-    sessions = make_session_factory(make_engine(server.settings.sqlalchemy_url))
+    sessions = server.sessions
     with transaction(sessions) as session:
         key = session.scalar(select(ApiKey).where(ApiKey.prefix == write[:17]))
         assert key is not None and key.last_used_at is None

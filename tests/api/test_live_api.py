@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import Server
 from vsrc.db.models import RtmpServer
-from vsrc.db.session import make_engine, make_session_factory, transaction
+from vsrc.db.session import transaction
 
 
 def test_create_live_matches_seed(server: Server) -> None:
@@ -41,7 +41,7 @@ def test_create_live_matches_seed(server: Server) -> None:
 
 
 def test_server_selection(server: Server) -> None:
-    sessions = make_session_factory(make_engine(server.settings.sqlalchemy_url))
+    sessions = server.sessions
     with transaction(sessions) as session:
         east = RtmpServer(name="east", region="us-east", rtmp_url="rtmp://east.example/live", status="online")
         down = RtmpServer(name="eu", region="eu-west", rtmp_url="rtmp://eu.example/live", status="offline")

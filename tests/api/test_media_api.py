@@ -141,9 +141,7 @@ def test_delete_removes_row_links_and_files(server: Server, clips: dict[str, Pat
     assert not folder.exists()
     from sqlalchemy import text
 
-    from vsrc.db.session import make_engine
-
-    with make_engine(server.settings.sqlalchemy_url).connect() as conn:
+    with server.sessions() as conn:
         links = conn.execute(
             text(
                 "SELECT count(*) FROM media_tags mt LEFT JOIN media m ON m.id = mt.media_id"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import Server
 from vsrc.db.models import Account, Media
-from vsrc.db.session import make_engine, make_session_factory, transaction
+from vsrc.db.session import transaction
 from vsrc.services.keys import create_key
 from vsrc.services.tags import get_or_create_tags
 from vsrc.timeutil import utcnow
@@ -23,7 +23,7 @@ queries = st.lists(st.sampled_from([*TAGS, "red", "RED", "unknown"]), min_size=1
 
 def seed(server: Server, media_tags: list[set[str]]) -> tuple[str, list[tuple[str, set[str]]]]:
     """A fresh account holding one media item per tag set; returns a read key and (id, tags) newest first."""
-    sessions = make_session_factory(make_engine(server.settings.sqlalchemy_url))
+    sessions = server.sessions
     email = f"{uuid.uuid4().hex[:10]}@search"
     created: list[tuple[str, set[str]]] = []
     with transaction(sessions) as session:

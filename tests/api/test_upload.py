@@ -211,8 +211,12 @@ def test_full_disk_is_507_and_leaves_nothing(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data")
     tmp = srv.settings.tmp_dir
     tmp.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp)], capture_output=True
+        ).returncode
+        != 0
+    ):
         stop_server(srv)
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:

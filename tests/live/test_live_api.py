@@ -8,8 +8,22 @@ import pytest
 from tests.conftest import Server
 
 LIVE_FIELDS = {
-    "mediaId", "title", "description", "status", "streamKey", "rtmpUrl", "streamUrl", "expiresAt", "expired",
-    "serverId", "region", "sessionStartedAt", "playbackUrl", "createdAt", "updatedAt", "recordings",
+    "mediaId",
+    "title",
+    "description",
+    "status",
+    "streamKey",
+    "rtmpUrl",
+    "streamUrl",
+    "expiresAt",
+    "expired",
+    "serverId",
+    "region",
+    "sessionStartedAt",
+    "playbackUrl",
+    "createdAt",
+    "updatedAt",
+    "recordings",
 }
 
 
@@ -36,8 +50,11 @@ def test_list_get_reset_delete(server: Server) -> None:
         assert reset.status_code == 200
         assert reset.json()["data"]["streamKey"] != first["streamKey"]
         gone = client.delete(f"/api/v1/live/{first['mediaId']}")
-        assert gone.json() == {"success": True, "message": "Live stream deleted successfully",
-                               "data": {"mediaId": first["mediaId"]}}
+        assert gone.json() == {
+            "success": True,
+            "message": "Live stream deleted successfully",
+            "data": {"mediaId": first["mediaId"]},
+        }
         assert client.get(f"/api/v1/live/{first['mediaId']}").status_code == 404
         assert client.get("/api/v1/live/live_bad!").status_code in (400, 404)
         assert client.get("/api/v1/live/vod_00000000-0000-4000-8000-000000000000").status_code == 400
@@ -65,8 +82,10 @@ def test_rtmp_servers_listing(server: Server) -> None:
 
 def hook(server: Server, name: str, event: str = "on_publish", app: str = "live") -> int:
     with server.client() as client:
-        resp = client.post(f"/hooks/rtmp/{event}", data={"name": name, "app": app, "addr": "10.0.0.1",
-                                                          "call": event.removeprefix("on_")})
+        resp = client.post(
+            f"/hooks/rtmp/{event}",
+            data={"name": name, "app": app, "addr": "10.0.0.1", "call": event.removeprefix("on_")},
+        )
     return resp.status_code
 
 
@@ -99,8 +118,9 @@ def test_hook_secret(tmp_path, secret: str | None) -> None:  # type: ignore[no-u
         params = {"secret": secret} if secret else {}
         with srv.client() as client:
             denied = client.post("/hooks/rtmp/on_publish", params=params, data={"name": key, "app": "live"})
-            allowed = client.post("/hooks/rtmp/on_publish", params={"secret": "s3cret"},
-                                  data={"name": key, "app": "live"})
+            allowed = client.post(
+                "/hooks/rtmp/on_publish", params={"secret": "s3cret"}, data={"name": key, "app": "live"}
+            )
         assert denied.status_code == 401 and allowed.status_code == 200
     finally:
         stop_server(srv)

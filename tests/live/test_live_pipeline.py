@@ -81,10 +81,10 @@ def test_bad_keys_are_refused(live_stack: LiveStack) -> None:
     from sqlalchemy import update
 
     from vsrc.db.models import LiveStream
-    from vsrc.db.session import make_engine, make_session_factory, transaction
+    from vsrc.db.session import transaction
     from vsrc.timeutil import utcnow
 
-    with transaction(make_session_factory(make_engine(live_stack.server.settings.sqlalchemy_url))) as session:
+    with transaction(live_stack.server.sessions) as session:
         session.execute(
             update(LiveStream).where(LiveStream.public_id == live["mediaId"]).values(expires_at=utcnow())
         )

@@ -20,8 +20,10 @@ MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (Path(NGINX).exists() and MODULE.exists()),
-                       reason="nginx + libnginx-mod-rtmp not installed (.ci/run installs them)"),
+    pytest.mark.skipif(
+        not (Path(NGINX).exists() and MODULE.exists()),
+        reason="nginx + libnginx-mod-rtmp not installed (.ci/run installs them)",
+    ),
 ]
 
 
@@ -84,7 +86,8 @@ def test_nginx_rtmp_fronting_vsrc(live_stack: LiveStack, nginx: int) -> None:
     # The key never appears in public URLs: HLS lives under the live_… id.
     assert live["streamKey"] not in str(folder)
     assert good.wait(timeout=60) == 0
-    ended = wait_for(lambda: (s := status_of(live_stack, write, live["mediaId"]))["status"] == "ended" and s,
-                     timeout=40)
+    ended = wait_for(
+        lambda: (s := status_of(live_stack, write, live["mediaId"]))["status"] == "ended" and s, timeout=40
+    )
     assert ended["status"] == "ended"
     time.sleep(0.5)

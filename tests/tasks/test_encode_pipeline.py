@@ -195,4 +195,12 @@ def test_4k_one_second_source_gets_the_whole_ladder(stack: Server, tmp_path: Pat
     assert data["encodingStatus"] == "completed", data
     assert (data["originalWidth"], data["originalHeight"]) == (3840, 2160)
     sizes = check_hls(stack, media_id, fps=10, seconds=1, audio=True)
-    assert sizes == [(3840, 2160), (2560, 1440), (1920, 1080), (1280, 720), (854, 480), (640, 360), (426, 240)]
+    assert sizes == [
+        (3840, 2160),
+        (2560, 1440),
+        (1920, 1080),
+        (1280, 720),
+        (854, 480),
+        (640, 360),
+        (426, 240),
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,8 +30,18 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``; the database must already be migrated (``vsrc migrate``)."""
     logging.getLogger("vsrc").setLevel(settings.log_level)
     engine = make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     app = FastAPI(
-        title="VSRC Public API", version=__version__, description=DESCRIPTION, redirect_slashes=False
+        title="VSRC Public API",
+        version=__version__,
+        description=DESCRIPTION,
+        redirect_slashes=False,
+        lifespan=lifespan,
     )
     app.state.vsrc = AppState(
         settings=settings,
