@@ -64,3 +64,18 @@ test('target parsing and labels', () => {
   assert.equal(playingLabel([], 480), '480p');
   assert.equal(playingLabel([], 0), null);
 });
+
+test('a forced rendition is switched on again last, so VHS flushes its buffer (switch from Auto)', () => {
+  const writes = [];
+  const l = levels().map((lvl) => {
+    let on = lvl.enabled;
+    return Object.defineProperty({ ...lvl }, 'enabled', {
+      get: () => on,
+      set: (v) => { on = v; writes.push(`${lvl.height}:${v}`); },
+    });
+  });
+  applyQuality(l, 240);
+  assert.equal(writes.at(-1), '240:true');
+  assert.ok(writes.indexOf('240:false') > writes.indexOf('1080:false'));
+  assert.deepEqual(l.filter((x) => x.enabled).map((x) => x.height), [240]);
+});

@@ -107,13 +107,6 @@ def _is_error(msg: ConsoleMessage) -> bool:
     return msg.type == "error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "player: setQuality(240) from Auto only disables the other renditions; VHS fast-switches (flushes "
-        "the forward buffer) only when a rendition is re-enabled, so a fully buffered clip keeps playing 360p"
-    ),
-)
 def test_forced_quality_from_auto_switches(
     encoded: tuple[Server, str, str], page_origin: PageOrigin, browser_context: BrowserContext
 ) -> None:

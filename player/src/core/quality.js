@@ -91,6 +91,14 @@ export function applyQuality(levels, target) {
   // Enable the chosen ones first so there is never a moment with none enabled.
   for (const l of arr) if (l.height === t) l.enabled = true;
   for (const l of arr) if (l.height !== t) l.enabled = false;
+  // VHS flushes its buffer and refetches only when a rendition is switched *on*: re-enabling the
+  // chosen one makes a switch away from Auto show now, not after everything already buffered.
+  for (const l of arr) {
+    if (l.height === t) {
+      l.enabled = false;
+      l.enabled = true;
+    }
+  }
   return true;
 }
 
