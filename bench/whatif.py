@@ -76,7 +76,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=VARIANTS)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+                        help="first wait up to this long for the load average to drop below CPUs/2")
     args = parser.parse_args()
+    load_start = common.wait_for_quiet(args.wait_quiet)
     levels = [int(c) for c in args.concurrency.split(",")]
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +88,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="vsrc-bench-whatif-", dir=os.environ.get("TMPDIR")) as tmp:
             text = run(Path(tmp), levels, args.seconds, args.variants, args.rounds)
     print()
+    print(f"load average {load_start:.2f} at start, {common.loadavg():.2f} at end")
     print(text)
 
 
