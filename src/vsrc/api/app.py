@@ -51,7 +51,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     storage_uri = settings.redis_url or "memory://"
-    app.add_middleware(RateLimitMiddleware, limit=settings.rate_limit_item, storage_uri=storage_uri)
+    # Player analytics have their own per-IP and per-session limits (many viewers share one NAT).
+    app.add_middleware(
+        RateLimitMiddleware,
+        limit=settings.rate_limit_item,
+        storage_uri=storage_uri,
+        exempt=("/api/analytics/",),
+    )
     # Players and embeds run on customers' origins; keys are bearer tokens, never cookies.
     app.add_middleware(
         CORSMiddleware,

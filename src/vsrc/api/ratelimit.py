@@ -23,14 +23,17 @@ class RateLimitMiddleware:
         limit: str,
         storage_uri: str = "memory://",
         prefixes: tuple[str, ...] = ("/api/",),
+        exempt: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.item = parse(limit)
         self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
         self.prefixes = prefixes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not path.startswith(self.prefixes) or path.startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
