@@ -75,3 +75,31 @@ def test_api_process_serves_health(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_default_rtmp_server_follows_settings(tmp_path: Path) -> None:
+    vsrc(tmp_path, "migrate")
+    vsrc(
+        tmp_path,
+        "migrate",
+        env={"VSRC_RTMP_PUBLIC_URL": "rtmp://east.example.com/live", "VSRC_RTMP_REGION": "us-east"},
+    )
+    listed = vsrc(tmp_path, "servers", "list").stdout
+    assert "rtmp://east.example.com/live" in listed and "us-east" in listed
+    added = vsrc(
+        tmp_path,
+        "servers",
+        "add",
+        "--name",
+        "eu",
+        "--region",
+        "eu-west",
+        "--rtmp-url",
+        "rtmp://eu.example/live",
+    )
+    assert added.returncode == 0 and added.stdout.strip() == "2"
+    assert "eu-west" in vsrc(tmp_path, "servers", "list").stdout
+    assert (
+        vsrc(tmp_path, "servers", "add", "--name", "x", "--region", "r", "--rtmp-url", "http://x").returncode
+        == 2
+    )

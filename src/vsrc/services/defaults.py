@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from vsrc.db.models import EncodingProfile, RtmpServer
 from vsrc.media.ladder import DEFAULT_PROFILE
 
+DEFAULT_SERVER = "default"
+
 
 def ensure_defaults(session: Session, *, rtmp_public_url: str, region: str = "default") -> None:
     """Seed the default profile (DESIGN.md §6) and RTMP server if missing (idempotent)."""
@@ -24,6 +26,10 @@ def ensure_defaults(session: Session, *, rtmp_public_url: str, region: str = "de
                 segment_seconds=int(DEFAULT_PROFILE.segment_seconds),
             )
         )
-    if session.scalar(select(RtmpServer.id).limit(1)) is None:
-        session.add(RtmpServer(name="default", region=region, rtmp_url=rtmp_public_url, status="online"))
+    default = session.scalar(select(RtmpServer).where(RtmpServer.name == DEFAULT_SERVER).limit(1))
+    if default is None and session.scalar(select(RtmpServer.id).limit(1)) is None:
+        session.add(RtmpServer(name=DEFAULT_SERVER, region=region, rtmp_url=rtmp_public_url, status="online"))
+    elif default is not None and (default.rtmp_url, default.region) != (rtmp_public_url, region):
+        # The default server follows VSRC_RTMP_PUBLIC_URL / VSRC_RTMP_REGION (changed since seeding).
+        default.rtmp_url, default.region = rtmp_public_url, region
     session.flush()
