@@ -19,7 +19,8 @@ from websockets.sync.client import connect
 from tests.conftest import Server, start_server, stop_server, upload_file
 from vsrc.db.models import AnalyticsEvent
 from vsrc.db.session import make_engine, make_session_factory, transaction
-from vsrc.services.analytics import AnalyticsIngest, WatchPoint, purge_old_events, watch_intervals
+from vsrc.services.analytics import AnalyticsIngest, purge_old_events
+from vsrc.services.analytics_stats import WatchPoint, watch_intervals
 from vsrc.timeutil import utcnow
 
 NOW_MS = int(time.time() * 1000)

@@ -1,4 +1,4 @@
-"""Player analytics: validate, rate-limit and store VSRCPlayer events; purge old ones; aggregate.
+"""Player analytics, write side: validate, rate-limit and store VSRCPlayer events; purge old ones.
 
 Watch time is estimated per player session from the playback position the player reports: events are
 ordered by the client's timestamp; a ``play`` opens an interval at its ``currentTime``; every later event
@@ -19,24 +19,21 @@ import math
 import re
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from itertools import groupby
-from operator import itemgetter
-from typing import Any, NamedTuple, cast
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import CursorResult, delete, distinct, func, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import AnalyticsEvent, LiveStream, Media
 from vsrc.db.session import transaction
 from vsrc.errors import FieldError, PayloadTooLarge, RateLimited, ValidationFailed
-from vsrc.services import live, media
 from vsrc.timeutil import utcnow
 
 log = logging.getLogger("vsrc.analytics")
@@ -48,9 +45,6 @@ MAX_DATA_BYTES = 2048
 MAX_FIELD_ERRORS = 20
 MAX_POSITION = 10_000_000.0  # seconds (~115 days): beyond that it is no playback position
 TS_RANGE = (946_684_800_000, 4_102_444_800_000)  # client epoch ms: years 2000..2100
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
-PLAYBACK_RATE_CAP = 2.0
 SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
 MEDIA_RE = re.compile(r"^(vod|live)_[0-9a-f-]{8,59}$")
 QUALITY_RE = re.compile(r"^[\w.+ -]{1,32}$")
@@ -104,7 +98,7 @@ def payload_items(payload: Any) -> tuple[list[Any], bool]:
     return events, False
 
 
-def _finite(value: Any, low: float, high: float) -> float | None:
+def finite(value: Any, low: float, high: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
@@ -125,17 +119,17 @@ def parse_event(item: Any, where: str) -> tuple[PlayerEvent | None, list[FieldEr
         errors.append(FieldError(name("sessionId"), "must be an id of 8 to 64 letters, digits or dashes"))
     if not isinstance(media_id, str) or not MEDIA_RE.match(media_id):
         errors.append(FieldError(name("mediaId"), "must be a vod_… or live_… media id"))
-    position = _finite(item.get("currentTime", 0), 0, MAX_POSITION)
+    position = finite(item.get("currentTime", 0), 0, MAX_POSITION)
     if position is None:
         errors.append(FieldError(name("currentTime"), "must be a number of seconds"))
     duration = item.get("duration")
-    if duration is not None and (duration := _finite(duration, 0, MAX_POSITION)) is None:
+    if duration is not None and (duration := finite(duration, 0, MAX_POSITION)) is None:
         errors.append(FieldError(name("duration"), "must be a number of seconds or null"))
     quality = item.get("quality")
     if quality is not None and (not isinstance(quality, str) or not QUALITY_RE.match(quality)):
         errors.append(FieldError(name("quality"), "must be a rendition label such as 720p, or null"))
     stamp = item.get("timestamp")
-    if stamp is not None and (stamp := _finite(stamp, *TS_RANGE)) is None:
+    if stamp is not None and (stamp := finite(stamp, *TS_RANGE)) is None:
         errors.append(FieldError(name("timestamp"), "must be epoch milliseconds"))
     if item.get("playerType") not in (None, "vod", "live"):
         errors.append(FieldError(name("playerType"), "must be vod, live or null"))
@@ -292,141 +286,3 @@ class AnalyticsIngest:
 
 
 # ---- aggregates ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayStats:
-    day: date
-    views: int
-    watch_seconds: float
-
-
-@dataclass(frozen=True)
-class MediaStats:
-    media_id: str
-    start: date
-    end: date
-    views: int  # sessions that sent ``play``
-    unique_sessions: int  # sessions that sent anything
-    watch_seconds: float
-    event_counts: dict[str, int]
-    days: list[DayStats]
-
-
-class WatchPoint(NamedTuple):
-    event: str
-    position: float
-    client_ts: int | None
-    day: date
-    duration: float | None
-    seek_from: float | None
-
-
-def watch_intervals(points: Iterable[WatchPoint]) -> Iterator[tuple[date, float]]:
-    """Seconds watched, as ``(day, seconds)`` pieces, from one session's ordered events (module doc)."""
-    playing = False
-    anchor: WatchPoint | None = None
-    for point in points:
-        if playing and anchor is not None:
-            end = point.seek_from if point.event == "seek" and point.seek_from is not None else point.position
-            seconds = end - anchor.position
-            if point.client_ts is not None and anchor.client_ts is not None:
-                wall = max(0.0, (point.client_ts - anchor.client_ts) / 1000)
-                seconds = min(seconds, wall * PLAYBACK_RATE_CAP + 1)
-            if point.duration:
-                seconds = min(seconds, point.duration)
-            if seconds > 0:
-                yield point.day, seconds
-        if point.event == "play":
-            playing = True
-        elif point.event in ("pause", "ended", "error"):
-            playing = False
-        anchor = point
-
-
-def _window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
-    end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-    if start > end:
-        raise ValidationFailed.field("from", "must not be after 'to'")
-    if (end - start).days >= MAX_DAYS:
-        raise ValidationFailed.field("from", f"the window is limited to {MAX_DAYS} days")
-    return start, end
-
-
-def _day(value: Any) -> date:
-    # func.date() gives a date on PostgreSQL and a 'YYYY-MM-DD' string on SQLite.
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _seek_from(data: Any) -> float | None:
-    value = data.get("from") if isinstance(data, dict) else None
-    return _finite(value, 0, MAX_POSITION)
-
-
-def media_analytics(
-    session: Session, *, account_id: int, media_id: str, start: date | None = None, end: date | None = None
-) -> MediaStats:
-    """Views, sessions, watch time, event counts and a per-day series for one of the account's media
-    over the UTC days ``start..end`` (default: the last 30 days). Unknown or foreign media: ``NotFound``.
-    """
-    if media_id.startswith("live_"):
-        live.get_live(session, account_id=account_id, public_id=media_id)
-    else:
-        media.get_media(session, account_id=account_id, public_id=media_id)
-    start, end = _window(start, end, utcnow().date())
-    low = datetime.combine(start, datetime.min.time())
-    high = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    ev = AnalyticsEvent
-    scope = (
-        ev.media_public_id == media_id,
-        ev.account_id == account_id,
-        ev.created_at >= low,
-        ev.created_at < high,
-    )
-    counts = dict.fromkeys(EVENT_TYPES, 0)
-    counts.update(
-        {
-            k: int(n)
-            for k, n in session.execute(select(ev.event, func.count()).where(*scope).group_by(ev.event))
-        }
-    )
-    unique = session.scalar(select(func.count(distinct(ev.session_id))).where(*scope)) or 0
-    views = session.scalar(select(func.count(distinct(ev.session_id))).where(*scope, ev.event == "play")) or 0
-    day_col = func.date(ev.created_at)
-    daily_views = {
-        _day(day): int(n)
-        for day, n in session.execute(
-            select(day_col, func.count(distinct(ev.session_id)))
-            .where(*scope, ev.event == "play")
-            .group_by(day_col)
-        )
-    }
-    watch: dict[date, float] = defaultdict(float)
-    rows = session.execute(
-        select(ev.session_id, ev.event, ev.current_time, ev.client_ts, ev.created_at, ev.duration, ev.data)
-        .where(*scope)
-        .order_by(ev.session_id, func.coalesce(ev.client_ts, 0), ev.id)
-        .execution_options(yield_per=1000)
-    )
-    for _sid, session_rows in groupby(rows, key=itemgetter(0)):
-        points = (
-            WatchPoint(kind, position, stamp, created.date(), duration, _seek_from(data))
-            for _, kind, position, stamp, created, duration, data in session_rows
-        )
-        for day, seconds in watch_intervals(points):
-            watch[day] += seconds
-    days = [
-        DayStats(day, daily_views.get(day, 0), round(watch[day], 3))
-        for day in (start + timedelta(days=n) for n in range((end - start).days + 1))
-    ]
-    return MediaStats(
-        media_id=media_id,
-        start=start,
-        end=end,
-        views=int(views),
-        unique_sessions=int(unique),
-        watch_seconds=round(sum(watch.values()), 3),
-        event_counts=counts,
-        days=days,
-    )

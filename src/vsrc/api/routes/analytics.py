@@ -15,7 +15,7 @@ from vsrc.api.deps import AppState, Reader, SessionDep
 from vsrc.api.schemas.analytics import IngestResponse, MediaAnalyticsResponse, ingested, ws_reply
 from vsrc.api.schemas.analytics import media_analytics as media_analytics_response
 from vsrc.errors import PayloadTooLarge, VsrcError
-from vsrc.services import analytics
+from vsrc.services import analytics, analytics_stats
 from vsrc.services.analytics import MAX_BODY_BYTES, AnalyticsIngest, IngestResult
 
 router = APIRouter(tags=["analytics"])
@@ -151,7 +151,7 @@ def get_media_analytics(
 ) -> MediaAnalyticsResponse:
     """Views, unique sessions, estimated watch time, event counts and a per-day series of a VOD or
     live item over a window of UTC days (default: the last 30)."""
-    stats = analytics.media_analytics(
+    stats = analytics_stats.media_analytics(
         session, account_id=principal.account_id, media_id=mediaId, start=from_, end=to
     )
     return media_analytics_response(stats)

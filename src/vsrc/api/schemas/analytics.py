@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vsrc.services.analytics import IngestResult, MediaStats
+from vsrc.services.analytics import IngestResult
+from vsrc.services.analytics_stats import MediaStats
 
 
 class FieldErrorOut(BaseModel):
