@@ -1,14 +1,6 @@
 """Player analytics, write side: validate, rate-limit and store VSRCPlayer events; purge old ones.
 
-Watch time is estimated per player session from the playback position the player reports: events are
-ordered by the client's timestamp; a ``play`` opens an interval at its ``currentTime``; every later event
-of the session closes it at its own ``currentTime`` (for ``seek``, at ``data.from``, the position left)
-and adds the forward distance; ``pause``, ``ended`` and ``error`` stop playback, while ``seek``,
-``buffer`` and ``quality_change`` reopen the interval at their position. A delta is capped by the
-wall-clock time between the two events (times 2, plus 1 s, for fast playback rates) and by the media
-duration, so forged or clock-skewed positions cannot inflate the total. Playback after the last event
-a session sent (a closed tab without ``pause``) is not counted. The time is attributed to the UTC day
-the closing event was received.
+The read side (views, watch time, daily series) is ``vsrc.services.analytics_stats``.
 """
 
 from __future__ import annotations
