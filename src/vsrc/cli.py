@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.config import Settings, load_settings
 from vsrc.errors import VsrcError
@@ -51,7 +52,7 @@ def _migrate(settings: Settings) -> None:
     engine.dispose()
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings) -> sessionmaker[Session]:
     from vsrc.db.session import make_engine, make_session_factory
 
     return make_session_factory(make_engine(settings.sqlalchemy_url))

@@ -8,8 +8,9 @@ heartbeat belongs to a dead worker and is handed back to the queue (``stale_jobs
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from vsrc.db.models import Media
@@ -39,7 +40,7 @@ def claim(session: Session, *, public_id: str, stale_after: float) -> Media | No
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], result).rowcount != 1:
         return None
     return session.scalar(select(Media).where(Media.public_id == public_id))
 
@@ -53,7 +54,7 @@ def heartbeat(session: Session, *, media_id: int, progress: int | None = None) -
         values["updated_at"] = utcnow()
         query = query.where(Media.encoding_progress <= progress)
     result = session.execute(query.values(**values).execution_options(synchronize_session=False))
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], result).rowcount == 1:
         return True
     status = session.scalar(select(Media.encoding_status).where(Media.id == media_id))
     return status == "processing"
