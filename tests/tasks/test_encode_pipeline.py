@@ -142,6 +142,12 @@ def test_source_corrupted_after_upload_fails_with_message(stack: Server, tmp_pat
             stop_worker(worker)
         assert data["encodingStatus"] == "failed"
         assert data["errorMessage"] and "decode" in data["errorMessage"]
+        from sqlalchemy import select
+
+        from vsrc.db.models import Media
+
+        with srv.sessions() as session:  # a permanent failure is not retried
+            assert session.scalar(select(Media.encode_attempts).where(Media.public_id == media_id)) == 1
         assert "Traceback" not in data["errorMessage"] and "/" not in data["errorMessage"].split(":")[0]
     finally:
         stop_server(srv)
