@@ -109,14 +109,14 @@ def main() -> None:
             for i in range(args.repeat):
                 print(f"(c) bare platform command [{i + 1}/{args.repeat}] ...", flush=True)
                 res.bare_all.append(run_bare(ffmpeg, source, info, rungs, DEFAULT_PROFILE, work / "bare"))
-                print(f"    {res.bare_all[-1]}", flush=True)
+                print(f"    {_fmt_timed(res.bare_all[-1])}", flush=True)
                 if not args.skip_naive:
                     print("(b) one ffmpeg per rung, sequential ...", flush=True)
                     naive, per_rung = run_naive(ffmpeg, source, info, rungs, DEFAULT_PROFILE, work / "naive")
                     res.naive_all.append(naive)
                     if res.naive is None or naive.wall < res.naive.wall:
                         res.naive, res.naive_rungs = naive, per_rung
-                    print(f"    {naive}", flush=True)
+                    print(f"    {_fmt_timed(naive)}", flush=True)
                 print("(a) platform end to end (idle `vsrc worker`) ...", flush=True)
                 res.platform_all.append(platform.run(source, names))
                 print(f"    {_fmt_run(res.platform_all[-1])}", flush=True)
@@ -145,6 +145,10 @@ def main() -> None:
 
 def _command(args: argparse.Namespace) -> str:
     return ".venv/bin/python -m bench.encode" + (" --quick" if args.quick else "")
+
+
+def _fmt_timed(t: Timed) -> str:
+    return f"{t.wall:.1f} s wall, {t.cpu:.0f} s CPU, first playable {_s(t.first_playable)}, load {t.load:.1f}"
 
 
 def _fmt_run(run: PlatformRun) -> str:
@@ -248,6 +252,12 @@ def _verdicts(res: Results) -> list[str]:
                 f"| {label} / c - 1 (platform overhead) | {over:+.1%} | {run.cpu / c.cpu - 1:+.1%} "
                 f"| <= +{TARGET_OVERHEAD:.0%} | {_ok(over <= TARGET_OVERHEAD)} |"
             )
+            if run.pickup is not None and run.encoded is not None:
+                lines.append(
+                    f"| {label}: pick-up / ffmpeg (job start -> ENDLIST) / finish (-> completed) "
+                    f"| {run.pickup:.1f} / {run.encoded - run.pickup:.1f} / {run.total - run.encoded:.1f} s "
+                    "| | | |"
+                )
             if run.pickup is not None:
                 rest = (run.total - run.pickup) / c.wall - 1
                 lines.append(f"| ({label} - pick-up) / c - 1 (job start -> completed) | {rest:+.1%} | | | |")

@@ -31,6 +31,7 @@ class PlatformRun:
     pickup: float | None  # 201 -> the worker starts the job (hls/{id} appears)
     first_playable: float | None  # 201 -> every rung playlist lists a segment
     master: float | None  # 201 -> master.m3u8 exists
+    encoded: float | None  # 201 -> every rung playlist has #EXT-X-ENDLIST (the ladder ffmpeg is done)
     status: str
     cpu: float  # CPU seconds of the worker process and its ffmpeg children, 201 -> completed
     load: float  # 1-minute load average at the end
@@ -89,7 +90,7 @@ class Platform:
         self, client: httpx.Client, media_id: str, rungs: list[str], t0: float, upload: float, timeout: float
     ) -> PlatformRun:
         hls = self.server.settings.storage_root / "hls" / media_id
-        pickup = playable = master = None
+        pickup = playable = master = encoded = None
         next_api = t0
         cpu0 = process_cpu(self.worker.pid)
         while True:
@@ -106,6 +107,12 @@ class Platform:
                 and all(_has_segment(hls / r / "index.m3u8") for r in rungs)
             ):
                 playable = now - t0
+            if (
+                playable is not None
+                and encoded is None
+                and all(_ended(hls / r / "index.m3u8") for r in rungs)
+            ):
+                encoded = now - t0
             if now >= next_api:
                 next_api = now + API_POLL
                 data = client.get(f"/api/v1/media/{media_id}").json()["data"]
@@ -114,7 +121,7 @@ class Platform:
                     cpu = process_cpu(self.worker.pid) - cpu0
                     load = os.getloadavg()[0]
                     return PlatformRun(
-                        media_id, upload, now - t0, pickup, playable, master, status, cpu, load
+                        media_id, upload, now - t0, pickup, playable, master, encoded, status, cpu, load
                     )
             time.sleep(FS_POLL)
 
@@ -123,6 +130,13 @@ def process_cpu(pid: int) -> float:
     """utime + stime of ``pid`` plus those of its children it has waited for (cutime + cstime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _ended(playlist: Path) -> bool:
+    try:
+        return "#EXT-X-ENDLIST" in playlist.read_text()
+    except OSError:
+        return False
 
 
 def _has_segment(playlist: Path) -> bool:
