@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PLAYER_STAMP := player/node_modules/.installed-stamp
 
-.PHONY: run test test-postgres setup player lint fmt pytest clean
+.PHONY: run test test-fleet setup player lint fmt pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,14 +49,20 @@ ifneq ($(wildcard player/package.json),)
 endif
 	$(BIN)/pytest
 
-# The database-facing suites again, each test server on a fresh PostgreSQL database
-# (DESIGN.md: PostgreSQL is supported and tested). Needs Debian's postgresql package.
-PG_DIR ?= /tmp/vsrc-test-pg
+# "Fleet mode": the API, encode and live suites again with every test server on its own fresh
+# PostgreSQL database and Redis database (queue + rate limits), as DESIGN.md promises.
+# Needs Debian's postgresql and redis-server packages (.ci/run installs them).
+FLEET_DIR ?= /tmp/vsrc-test-fleet
 PG_PORT ?= 55432
-test-postgres: $(STAMP)
-	url=$$(scripts/pg-test-server.sh start $(PG_DIR) $(PG_PORT)) && \
-	TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/api tests/tasks tests/live; \
-	rc=$$?; scripts/pg-test-server.sh stop $(PG_DIR); exit $$rc
+REDIS_PORT ?= 56379
+test-fleet: $(STAMP)
+	mkdir -p $(FLEET_DIR)
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+	  --pidfile $(FLEET_DIR)/redis.pid --logfile $(FLEET_DIR)/redis.log
+	url=$$(scripts/pg-test-server.sh start $(FLEET_DIR)/pg $(PG_PORT)) && \
+	TEST_POSTGRES_URL=$$url TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) \
+	  $(BIN)/pytest tests/api tests/tasks tests/live; \
+	rc=$$?; scripts/pg-test-server.sh stop $(FLEET_DIR)/pg; redis-cli -p $(REDIS_PORT) shutdown nosave; exit $$rc
 
 clean:
 	rm -rf $(VENV) player/node_modules player/dist .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import socket
 import subprocess
@@ -119,6 +120,20 @@ class Server:
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
+# Set TEST_REDIS_URL (e.g. redis://127.0.0.1:56379) to put the queue and rate limits of every test server
+# on Redis: each server gets its own flushed Redis database, so queues of parallel servers never mix.
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+_redis_db = itertools.count(1)
+
+
+def fresh_redis_database(url: str) -> str:
+    import redis
+
+    db_url = f"{url.rstrip('/')}/{next(_redis_db) % 16}"
+    redis.Redis.from_url(db_url).flushdb()
+    return db_url
+
+
 def fresh_postgres_database(admin_url: str) -> str:
     from sqlalchemy import create_engine, text
 
@@ -140,6 +155,8 @@ def start_server(
     unless overridden). Pass ``port`` with ``public_url`` when the app must know its own URL."""
     if PG_ADMIN_URL and "database_url" not in overrides:
         overrides["database_url"] = fresh_postgres_database(PG_ADMIN_URL)
+    if REDIS_URL and "redis_url" not in overrides:
+        overrides["redis_url"] = fresh_redis_database(REDIS_URL)
     settings = Settings(data_dir=data_dir, rate_limit=rate_limit_override, **overrides)  # type: ignore[arg-type]
     upgrade(settings.sqlalchemy_url)
     with transaction(sessions_for(settings.sqlalchemy_url)) as session:
@@ -174,6 +191,8 @@ def start_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
     full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
     if settings.database_url:
         full_env["VSRC_DATABASE_URL"] = settings.database_url
+    if settings.redis_url:
+        full_env["VSRC_REDIS_URL"] = settings.redis_url
     # The worker's log stays in the data dir, for post-mortems of a failing test.
     log = (settings.data_dir / "worker.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env, stdout=log, stderr=log)
