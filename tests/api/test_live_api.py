@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from tests.conftest import Server
 from vsrc.db.models import RtmpServer
 from vsrc.db.session import transaction
+from vsrc.timeutil import utcnow
 
 
 def test_create_live_matches_seed(server: Server) -> None:
@@ -45,9 +46,17 @@ def test_server_selection(server: Server) -> None:
     with transaction(sessions) as session:
         east = RtmpServer(name="east", region="us-east", rtmp_url="rtmp://east.example/live", status="online")
         down = RtmpServer(name="eu", region="eu-west", rtmp_url="rtmp://eu.example/live", status="offline")
-        session.add_all([east, down])
+        # Marked online, but its ingest stopped heart-beating a minute ago: it died.
+        dead = RtmpServer(
+            name="ap",
+            region="ap-south",
+            rtmp_url="rtmp://ap.example/live",
+            status="online",
+            last_heartbeat_at=utcnow() - timedelta(minutes=1),
+        )
+        session.add_all([east, down, dead])
         session.flush()
-        east_id, down_id = east.id, down.id
+        east_id, down_id, dead_id = east.id, down.id, dead.id
     write, _ = server.account_keys()
     with server.client(write) as client:
         by_region = client.post("/api/v1/live", json={"title": "a", "region": "us-east"}).json()["data"]
@@ -76,7 +85,7 @@ def test_server_selection(server: Server) -> None:
             == 400
         )
     with transaction(sessions) as session:
-        for sid in (east_id, down_id):
+        for sid in (east_id, down_id, dead_id):
             session.get(RtmpServer, sid).status = "offline"  # type: ignore[union-attr]
 
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from vsrc.db.models import LiveStream, Media, RtmpServer
@@ -29,14 +29,24 @@ def validate_live_fields(*, title: str | None, description: str | None, region: 
         raise ValidationFailed("Validation failed", errors)
 
 
+# An ingest that has not heart-beaten for this long is taken as down (it beats every 5 s).
+HEARTBEAT_STALE = timedelta(seconds=30)
+
+
+def is_online(server: RtmpServer) -> bool:
+    """Marked online, and heart-beating (servers that never report, e.g. an nginx fleet, count as up)."""
+    beat = server.last_heartbeat_at
+    return server.status == "online" and (beat is None or utcnow() - beat < HEARTBEAT_STALE)
+
+
 def pick_server(session: Session, *, server_id: int | None, region: str | None) -> RtmpServer:
     """By id, else the least-loaded online server of ``region``, else the least-loaded online one."""
     if server_id is not None:
         server = session.get(RtmpServer, server_id)
         if server is None:
             raise ValidationFailed.field("serverId", f"unknown RTMP server {server_id}")
-        if server.status != "online":
-            raise ValidationFailed.field("serverId", f"RTMP server {server_id} is {server.status}")
+        if not is_online(server):
+            raise ValidationFailed.field("serverId", f"RTMP server {server_id} is offline")
         return server
     load = (
         select(LiveStream.server_id, func.count().label("n"))
@@ -47,7 +57,13 @@ def pick_server(session: Session, *, server_id: int | None, region: str | None) 
     query = (
         select(RtmpServer)
         .outerjoin(load, load.c.server_id == RtmpServer.id)
-        .where(RtmpServer.status == "online")
+        .where(
+            RtmpServer.status == "online",
+            or_(
+                RtmpServer.last_heartbeat_at.is_(None),
+                RtmpServer.last_heartbeat_at > utcnow() - HEARTBEAT_STALE,
+            ),
+        )
         .order_by(func.coalesce(load.c.n, 0), RtmpServer.id)
     )
     if region is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from vsrc.db.models import LiveStream, Media, RtmpServer
+from vsrc.services.live import is_online
 from vsrc.timeutil import iso_ms, utcnow
 
 
@@ -191,7 +192,7 @@ def server_out(server: RtmpServer, active: int) -> RtmpServerOut:
         name=server.name,
         region=server.region,
         rtmpUrl=server.rtmp_url,
-        status=server.status,
+        status="online" if is_online(server) else "offline",
         lastHeartbeatAt=iso_ms(server.last_heartbeat_at) if server.last_heartbeat_at else None,
         activeStreams=active,
     )
