@@ -170,6 +170,13 @@ def report(res: Result, levels: list[int]) -> str:
     out.append(common.md_table(
         ["request", "HTTP", "statements", "SQL ms", "request ms (TestClient)"],
         [[s.name, s.status, s.statements, s.sql_ms, s.request_ms] for s in res.sql]))
+    by_name = {s.name: s.statements for s in res.sql}
+    for small, large in (("list page 1", "list page 1, limit=100"),
+                         (f"search {TAGS} any", f"search {TAGS} any, limit=100")):
+        if small in by_name and large in by_name:
+            grows = by_name[large] > by_name[small]
+            out.append(f"\nN+1 check, {small}: {by_name[small]} statements at limit=20, {by_name[large]} at "
+                       f"limit=100: {'N+1 SUSPECTED' if grows else 'no N+1'}")
     slow = [(s.name, q) for s in res.sql for q in s.slow]
     if slow:
         out += ["", f"statements slower than {SLOW_STATEMENT_MS} ms and their plans:", ""]
