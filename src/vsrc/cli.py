@@ -95,8 +95,13 @@ def worker() -> None:
     _logging(settings)
     queue = build_queue(settings)
     requeue_stale(build_context(settings), queue.enqueue_encode)
+    # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up to
+    # that long before its encode starts (bench/encode measured it). Cap it instead.
     consumer = queue.huey.create_consumer(
-        workers=settings.workers, worker_type="thread", check_worker_health=True
+        workers=settings.workers,
+        worker_type="thread",
+        check_worker_health=True,
+        max_delay=settings.queue_poll_seconds,
     )
     consumer.run()
 

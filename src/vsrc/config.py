@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     rtmp_public_url: str = "rtmp://localhost:1935/live"
     rtmp_region: str = "default"
     workers: int = Field(default=1, ge=1, le=64)
+    queue_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="longest wait of an idle worker between queue polls"
+    )
     max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
