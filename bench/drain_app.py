@@ -7,8 +7,9 @@ a file under ``$BENCH_DRAIN_DIR`` (then deletes it) — the best any stream-to-d
 from __future__ import annotations
 
 import os
-import tempfile
-from typing import Any
+import uuid
+from pathlib import Path
+from typing import IO
 
 from starlette.types import Receive, Scope, Send
 
@@ -16,9 +17,10 @@ from starlette.types import Receive, Scope, Send
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
-    fh: Any = None
+    fh: IO[bytes] | None = None
+    path = Path(os.environ.get("BENCH_DRAIN_DIR", "/tmp")) / f"drain-{uuid.uuid4().hex}.part"
     if scope["path"] == "/write":
-        fh = tempfile.NamedTemporaryFile(dir=os.environ.get("BENCH_DRAIN_DIR"), delete=False)
+        fh = open(path, "wb")  # a plain buffered file, as VSRC's upload target uses
     size = 0
     more = True
     while more:
@@ -30,7 +32,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         more = message.get("more_body", False)
     if fh is not None:
         fh.close()
-        os.unlink(fh.name)
+        path.unlink()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": b'{"bytes": %d}' % size})
