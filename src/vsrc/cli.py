@@ -68,15 +68,16 @@ def migrate() -> None:
 
 @app.command()
 def api() -> None:
-    """Run the HTTP API only (stateless; run N behind a load balancer)."""
+    """Run the HTTP API only (stateless; VSRC_API_WORKERS processes, or N replicas behind a balancer)."""
     import uvicorn
-
-    from vsrc.api.app import create_app
 
     settings = _settings()
     _logging(settings)
+    # A factory import string, so that uvicorn can start several worker processes.
     uvicorn.run(
-        create_app(settings),
+        "vsrc.api.app:app_from_env",
+        factory=True,
+        workers=settings.api_workers,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

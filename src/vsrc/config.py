@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     rtmp_public_url: str = "rtmp://localhost:1935/live"
     rtmp_region: str = "default"
     workers: int = Field(default=1, ge=1, le=64)
+    api_workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes of `vsrc api`")
     queue_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="longest wait of an idle worker between queue polls"
     )

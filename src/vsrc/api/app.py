@@ -80,3 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
     for router in routers:
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for the settings in the environment (uvicorn's ``--factory`` entry point)."""
+    from vsrc.config import load_settings
+
+    return create_app(load_settings())

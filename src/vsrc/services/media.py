@@ -129,8 +129,11 @@ def check_paging(page: int, limit: int) -> None:
         raise ValidationFailed("Validation failed", errors)
 
 
-def _paginate(session: Session, query: Select[Any], *, page: int, limit: int) -> Page:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+def _paginate(
+    session: Session, query: Select[Any], *, page: int, limit: int, total: int | None = None
+) -> Page:
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     ids = list(
         session.scalars(
             query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit).offset((page - 1) * limit)
@@ -172,11 +175,16 @@ def search_media(
     )
     if len(tag_ids) < (len(keys) if match == "all" else 1):
         return Page([], page, limit, 0)
-    matching = select(media_tags.c.media_id).where(media_tags.c.tag_id.in_(tag_ids))
+    matching = (
+        select(media_tags.c.media_id).where(media_tags.c.tag_id.in_(tag_ids)).group_by(media_tags.c.media_id)
+    )
     if match == "all":
-        matching = matching.group_by(media_tags.c.media_id).having(func.count() == len(tag_ids))
+        matching = matching.having(func.count() == len(tag_ids))
+    # Counted on the link table alone: the tags are this account's, so are the media they link to
+    # (counting through `media` would walk every media row of the account).
+    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
     query = select(Media.id).where(Media.account_id == account_id, Media.id.in_(matching))
-    return _paginate(session, query, page=page, limit=limit)
+    return _paginate(session, query, page=page, limit=limit, total=total)
 
 
 def check_vod_id(public_id: str) -> None:
