@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import LiveStream, Media
 from vsrc.db.session import transaction
-from vsrc.ids import new_vod_id
 from vsrc.media.errors import ProbeError
 from vsrc.media.probe import probe
 from vsrc.services import media as media_service
+from vsrc.services.uploads import store_as_media
 from vsrc.storage import Storage
 from vsrc.timeutil import utcnow
 
@@ -35,7 +35,6 @@ def record_to_vod(
 
     Returns None, and deletes the file, when the stream is gone or nothing decodable was recorded.
     """
-    stored_key: str | None = None
     try:
         with transaction(sessions) as session:
             stream = session.scalar(select(LiveStream).where(LiveStream.stream_key == stream_key))
@@ -48,35 +47,22 @@ def record_to_vod(
         except ProbeError as exc:
             log.info("recording of %s not kept: %s", stream_key[:6], exc)
             return None
-        public_id = new_vod_id()
-        stored_key = f"media/{public_id}/original.flv"
-        size = recording.stat().st_size
-        storage.put_file(stored_key, recording)
         fields = media_service.MediaFields(
             title=recording_title(title, utcnow().strftime("%Y-%m-%d %H:%M UTC")),
             description=None,
             tags=[],
             encoding_profile_id=None,
         )
-        with transaction(sessions) as session:
-            return media_service.create_media(
-                session,
-                account_id=account_id,
-                public_id=public_id,
-                fields=fields,
-                file_size=size,
-                mime_type="video/x-flv",
-                source_key=stored_key,
-                original_filename=None,
-                width=info.display_width,
-                height=info.display_height,
-                duration=info.duration,
-                live_stream_id=stream_id,
-            )
-    except BaseException:
-        if stored_key is not None:
-            storage.delete_prefix(stored_key.rsplit("/", 1)[0])
-        raise
+        return store_as_media(
+            sessions,
+            storage,
+            path=recording,
+            info=info,
+            account_id=account_id,
+            fields=fields,
+            suffix=".flv",
+            live_stream_id=stream_id,
+        )
     finally:
         with contextlib.suppress(FileNotFoundError):
             recording.unlink()

@@ -17,7 +17,7 @@ from vsrc.db.session import transaction
 from vsrc.errors import UnsupportedMedia
 from vsrc.ids import new_vod_id
 from vsrc.media.errors import ProbeError
-from vsrc.media.probe import probe
+from vsrc.media.probe import SourceInfo, probe
 from vsrc.services import media as media_service
 from vsrc.storage import Storage
 
@@ -39,16 +39,53 @@ class Upload(Protocol):
     def discard(self) -> None: ...
 
 
-def source_key(public_id: str, filename: str | None) -> str:
+def source_suffix(filename: str | None) -> str:
+    """The original's extension kept in storage (``.mp4``), or none when it looks odd."""
     suffix = PurePath(filename or "").suffix.lower()
-    if not suffix[1:].isalnum() or len(suffix) > 6:
-        suffix = ""
-    return f"media/{public_id}/original{suffix}"
+    return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
+
+
+def store_as_media(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    path: Path,
+    info: SourceInfo,
+    account_id: int,
+    fields: media_service.MediaFields,
+    suffix: str,
+    original_filename: str | None = None,
+    live_stream_id: int | None = None,
+) -> Media:
+    """Move the probed file ``path`` into storage as a new ``vod_…`` original and commit its
+    ``pending`` row; if the row cannot be written the stored file is removed again."""
+    public_id = new_vod_id()
+    key = f"media/{public_id}/original{suffix}"
+    size = path.stat().st_size
+    storage.put_file(key, path)
+    try:
+        with transaction(sessions) as session:
+            return media_service.create_media(
+                session,
+                account_id=account_id,
+                public_id=public_id,
+                fields=fields,
+                file_size=size,
+                mime_type=info.mime_type,
+                source_key=key,
+                original_filename=original_filename,
+                width=info.display_width,
+                height=info.display_height,
+                duration=info.duration,
+                live_stream_id=live_stream_id,
+            )
+    except BaseException:
+        storage.delete_prefix(f"media/{public_id}")
+        raise
 
 
 def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *, account_id: int) -> Media:
     """Validate, probe, store and record an upload; the temp file is consumed or removed."""
-    stored_key: str | None = None
     try:
         fields = media_service.validate_fields(
             title=upload.fields.get("title"),
@@ -62,27 +99,16 @@ def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *,
             info = probe(upload.path)
         except ProbeError as exc:
             raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
-        public_id = new_vod_id()
-        stored_key = source_key(public_id, upload.filename)
-        storage.put_file(stored_key, upload.path)
-        with transaction(sessions) as session:
-            return media_service.create_media(
-                session,
-                account_id=account_id,
-                public_id=public_id,
-                fields=fields,
-                file_size=upload.size,
-                mime_type=info.mime_type,
-                source_key=stored_key,
-                original_filename=(upload.filename or "")[:255] or None,
-                width=info.display_width,
-                height=info.display_height,
-                duration=info.duration,
-            )
-    except BaseException:
-        if stored_key is not None:
-            storage.delete_prefix(stored_key.rsplit("/", 1)[0])
-        raise
+        return store_as_media(
+            sessions,
+            storage,
+            path=upload.path,
+            info=info,
+            account_id=account_id,
+            fields=fields,
+            suffix=source_suffix(upload.filename),
+            original_filename=(upload.filename or "")[:255] or None,
+        )
     finally:
         upload.discard()
 
