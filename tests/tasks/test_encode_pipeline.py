@@ -210,3 +210,29 @@ def test_4k_one_second_source_gets_the_whole_ladder(stack: Server, tmp_path: Pat
         (640, 360),
         (426, 240),
     ]
+
+
+def test_delete_while_encoding_stops_ffmpeg_and_leaves_no_files(stack: Server, tmp_path: Path) -> None:
+    write, _ = stack.account_keys()
+    with stack.client(write) as client:
+        slow = client.post(
+            "/api/v1/encoding-profiles",
+            json={"name": "slow", "rungs": [{"height": 360, "videoBitrate": 800_000}], "preset": "veryslow"},
+        ).json()["data"]["id"]
+    clip = make_clip(tmp_path / "long.mp4", seconds=20, size="640x360", rate=30)
+    media_id = upload_file(stack, write, clip, encodingProfileId=str(slow))
+    data, _ = wait_for_status(stack, write, media_id, statuses=("processing",))
+    while data["encodingProgress"] < 1:  # ffmpeg is really writing segments
+        data = wait_for_status(stack, write, media_id, statuses=("processing",))[0]
+    with stack.client(write) as client:
+        assert client.delete(f"/api/v1/media/{media_id}").status_code == 200
+    root = stack.settings.storage_root
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = subprocess.run(["pgrep", "-f", f"hls/{media_id}"], capture_output=True, text=True).stdout
+        leftovers = [p for area in ("media", "hls", "thumbnails") if (p := root / area / media_id).exists()]
+        if not running.strip() and not leftovers:
+            break
+        time.sleep(0.2)
+    assert not running.strip(), "ffmpeg kept encoding a deleted media item"
+    assert leftovers == []
