@@ -142,6 +142,11 @@ def serve() -> None:
         subprocess.Popen([sys.executable, "-m", "vsrc", command], env=os.environ.copy())
         for command in ("worker", "ingest")
     ]
+    err.print(
+        f"[bold]VSRC[/bold] API on {settings.public_url} (docs: {settings.public_url}/docs), "
+        f"RTMP ingest on port {settings.rtmp_port}, data in {settings.data_dir}\n"
+        "Create an API key:  .venv/bin/vsrc keys create --name my-app --permission write"
+    )
     try:
         api()
     finally:
