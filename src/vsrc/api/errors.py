@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from vsrc import errors
 
@@ -81,6 +82,11 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return envelope(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
+async def _client_gone(_request: Request, _exc: Exception) -> JSONResponse:
+    # Nobody reads this answer; the upload code already cleaned up and logged the abort.
+    return envelope(400, "Client disconnected")
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "Internal server error")
@@ -90,4 +96,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.VsrcError, _vsrc_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unhandled)
