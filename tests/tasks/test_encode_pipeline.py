@@ -170,8 +170,16 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         media_id = upload_file(srv, write, clip, encodingProfileId=str(slow))
         env = {"VSRC_ENCODE_STALE_SECONDS": "2"}
         worker = start_worker(srv.settings, **env)
-        wait_for_status(srv, write, media_id, statuses=("processing",))
-        time.sleep(1.5)
+        processing, _ = wait_for_status(srv, write, media_id, statuses=("processing",))
+        # Playable while encoding: the URL is handed out and the EVENT playlist plays from segment 1.
+        assert processing["playbackUrl"].endswith(f"/hls/{media_id}/master.m3u8")
+        playlist = srv.settings.storage_root / "hls" / media_id / "360p" / "index.m3u8"
+        deadline = time.monotonic() + 60
+        while not playlist.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with srv.client() as client:
+            rung = m3u8.loads(client.get(f"/hls/{media_id}/360p/index.m3u8").text)
+        assert rung.playlist_type == "event" and not rung.is_endlist and rung.segments
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         stuck, _ = wait_for_status(srv, write, media_id, statuses=("processing",))

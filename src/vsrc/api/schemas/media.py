@@ -157,12 +157,14 @@ def tag_out(tag: Tag) -> TagOut:
 
 
 def _urls(media: Media, public_url: str) -> tuple[str | None, str | None]:
-    if media.encoding_status != "completed":
-        return None, None
-    return (
-        f"{public_url}/hls/{media.public_id}/master.m3u8",
-        f"{public_url}/thumbnails/{media.public_id}/poster.jpg",
+    """Playback while encoding too (EVENT playlists play from the first segment on); the poster
+    exists once the encode completed."""
+    status = media.encoding_status
+    playback = (
+        f"{public_url}/hls/{media.public_id}/master.m3u8" if status in ("processing", "completed") else None
     )
+    poster = f"{public_url}/thumbnails/{media.public_id}/poster.jpg" if status == "completed" else None
+    return playback, poster
 
 
 def media_summary(media: Media, public_url: str) -> MediaSummary:
