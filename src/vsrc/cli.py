@@ -166,9 +166,10 @@ def doctor() -> None:
 
     settings = _settings()
     problems = 0
+    out = Console(width=200, soft_wrap=True)
     for name, ok, detail in run_checks(settings):
-        mark = "[green]ok[/green]" if ok else "[red]FAIL[/red]"
-        Console().print(f"{mark:>20}  {name}: {detail}")
+        mark = "[green]  ok[/green]" if ok else "[red]FAIL[/red]"
+        out.print(f"{mark}  {name}: {detail}", highlight=False)
         problems += not ok
     raise typer.Exit(1 if problems else 0)
 
