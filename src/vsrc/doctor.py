@@ -39,7 +39,15 @@ def _database(settings: Settings) -> Check:
         engine.dispose()
     except Exception as exc:  # any driver error is a finding to print, not a crash
         return "database", False, f"{exc.__class__.__name__}: {exc} (did you run 'vsrc migrate'?)"
-    return "database", True, f"{settings.sqlalchemy_url.split('@')[-1]} at revision {version}"
+    from alembic.script import ScriptDirectory
+
+    from vsrc.db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(settings.sqlalchemy_url)).get_current_head()
+    where = settings.sqlalchemy_url.split("@")[-1]
+    if version != head:
+        return "database", False, f"{where} at revision {version}, code expects {head}: run 'vsrc migrate'"
+    return "database", True, f"{where} at revision {version}"
 
 
 def _storage(settings: Settings) -> Check:
