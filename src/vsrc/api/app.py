@@ -16,6 +16,7 @@ from vsrc.api.ratelimit import RateLimitMiddleware
 from vsrc.api.routes import analytics, health, hooks, live, media, playback, player, profiles
 from vsrc.config import Settings
 from vsrc.db.session import make_engine, make_session_factory
+from vsrc.services.analytics import AnalyticsIngest
 from vsrc.storage import LocalStorage
 from vsrc.tasks.queue import build_queue
 
@@ -43,14 +44,22 @@ def create_app(settings: Settings) -> FastAPI:
         redirect_slashes=False,
         lifespan=lifespan,
     )
+    sessions = make_session_factory(engine)
+    storage_uri = settings.redis_url or "memory://"
     app.state.vsrc = AppState(
         settings=settings,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         storage=LocalStorage(settings.storage_root),
         queue=build_queue(settings),
+        analytics=AnalyticsIngest(
+            sessions,
+            ip_limit=settings.analytics_ip_limit,
+            session_limit=settings.analytics_session_limit,
+            retention_days=settings.analytics_retention_days,
+            storage_uri=storage_uri,
+        ),
     )
     install_error_handlers(app)
-    storage_uri = settings.redis_url or "memory://"
     # Player analytics have their own per-IP and per-session limits (many viewers share one NAT).
     app.add_middleware(
         RateLimitMiddleware,

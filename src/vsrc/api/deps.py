@@ -13,6 +13,7 @@ from vsrc.config import Settings
 from vsrc.db.session import transaction
 from vsrc.errors import AuthError
 from vsrc.services import keys
+from vsrc.services.analytics import AnalyticsIngest
 from vsrc.storage import Storage
 from vsrc.tasks.queue import TaskQueue
 
@@ -25,6 +26,7 @@ class AppState:
     sessions: sessionmaker[Session]
     storage: Storage
     queue: TaskQueue
+    analytics: AnalyticsIngest
 
 
 def get_state(request: Request) -> AppState:

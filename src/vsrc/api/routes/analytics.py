@@ -3,15 +3,14 @@ the per-media aggregates (``GET /api/v1/media/{mediaId}/analytics``, read key)."
 
 from __future__ import annotations
 
-import threading
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from vsrc.api.deps import AppState, Reader, SessionDep
+from vsrc.api.deps import AppState, Reader, SessionDep, StateDep
 from vsrc.api.schemas.analytics import IngestResponse, MediaAnalyticsResponse, ingested, ws_reply
 from vsrc.api.schemas.analytics import media_analytics as media_analytics_response
 from vsrc.errors import PayloadTooLarge, VsrcError
@@ -21,7 +20,6 @@ from vsrc.services.analytics import MAX_BODY_BYTES, AnalyticsIngest, IngestResul
 router = APIRouter(tags=["analytics"])
 
 AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
-_create_lock = threading.Lock()
 
 EVENT_BODY = {
     "required": True,
@@ -45,29 +43,8 @@ EVENT_BODY = {
 }
 
 
-def _ingest_of(app: Any) -> AnalyticsIngest:
-    """The app's one ``AnalyticsIngest`` (its rate-limit windows live as long as the app)."""
-    existing: AnalyticsIngest | None = getattr(app.state, "vsrc_analytics", None)
-    if existing is not None:
-        return existing
-    with _create_lock:
-        existing = getattr(app.state, "vsrc_analytics", None)
-        if existing is None:
-            state: AppState = app.state.vsrc
-            settings = state.settings
-            existing = AnalyticsIngest(
-                state.sessions,
-                ip_limit=settings.analytics_ip_limit,
-                session_limit=settings.analytics_session_limit,
-                retention_days=settings.analytics_retention_days,
-                storage_uri=settings.redis_url or "memory://",
-            )
-            app.state.vsrc_analytics = existing
-        return existing
-
-
-def get_ingest(request: Request) -> AnalyticsIngest:
-    return _ingest_of(request.app)
+def get_ingest(state: StateDep) -> AnalyticsIngest:
+    return state.analytics
 
 
 IngestDep = Annotated[AnalyticsIngest, Depends(get_ingest)]
@@ -116,7 +93,8 @@ async def analytics_socket(websocket: WebSocket) -> None:
     Invalid events are skipped (listed in the answer), the rest stored; a frame over 64 KiB closes
     the socket with 1009.
     """
-    ingest = _ingest_of(websocket.app)
+    state: AppState = websocket.app.state.vsrc
+    ingest = state.analytics
     client_ip = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
     try:
