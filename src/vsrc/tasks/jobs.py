@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 from vsrc.tasks.context import worker_context
+
+if TYPE_CHECKING:
+    from vsrc.tasks.queue import TaskQueue
 
 
 def encode_media(media_id: str, task: Any = None) -> None:
@@ -14,10 +18,16 @@ def encode_media(media_id: str, task: Any = None) -> None:
     run_encode_job(worker_context(), media_id, retries_left=int(getattr(task, "retries", 0) or 0))
 
 
+@functools.cache
+def _queue() -> TaskQueue:
+    """This worker process's handle on the queue, for jobs that enqueue other jobs."""
+    from vsrc.tasks.queue import build_queue
+
+    return build_queue(worker_context().settings)
+
+
 def requeue_stale() -> None:
     """Every minute: hand encodes of dead workers back to the queue."""
-    from vsrc.tasks.queue import build_queue
     from vsrc.tasks.recovery import requeue_stale as requeue
 
-    ctx = worker_context()
-    requeue(ctx, build_queue(ctx.settings).enqueue_encode)
+    requeue(worker_context(), _queue().enqueue_encode)
