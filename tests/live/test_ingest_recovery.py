@@ -25,7 +25,7 @@ def test_restart_after_a_crash_ends_the_stream_and_keeps_the_recording(tmp_path:
             session.execute(
                 update(LiveStream).where(LiveStream.public_id == live["mediaId"]).values(status="live")
             )
-        partial = recording_path(server.settings.data_dir / "recordings", live["streamKey"])
+        partial = recording_path(server.settings.data_dir / "recordings" / "1", live["mediaId"])
         partial.parent.mkdir(parents=True)
         make_clip(partial, seconds=2, extra=["-f", "flv"])
         stack = start_ingest(server)

@@ -150,3 +150,16 @@ def test_garbage_on_the_port_does_not_hurt(live_stack: LiveStack) -> None:
     write, _ = live_stack.server.account_keys()
     live = live_stack.create_live(write)
     assert publish(live_stack.rtmp_url(live["streamKey"]), seconds=2).wait(timeout=30) == 0
+
+
+def test_key_reset_during_a_broadcast_keeps_the_recording(live_stack: LiveStack) -> None:
+    write, _ = live_stack.server.account_keys()
+    live = live_stack.create_live(write, title="Reset")
+    publisher = publish(live_stack.rtmp_url(live["streamKey"]), seconds=4)
+    folder = live_dir(live_stack, live["mediaId"])
+    wait_for(lambda: (folder / "source" / "seg_00000.ts").exists())
+    with live_stack.server.client(write) as client:
+        assert client.post(f"/api/v1/live/{live['mediaId']}/reset-key").status_code == 200
+    assert publisher.wait(timeout=60) == 0
+    ended = wait_for(lambda: (s := status_of(live_stack, write, live["mediaId"]))["recordings"] and s)
+    assert ended["status"] == "ended" and ended["recordings"][0]["title"].startswith("Reset — recording ")

@@ -18,11 +18,13 @@ from vsrc.timeutil import utcnow
 log = logging.getLogger("vsrc.ingest")
 
 
-def recording_path(recordings_dir: Path, stream_key: str) -> Path:
-    return recordings_dir / f"{stream_key}-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.flv"
+def recording_path(recordings_dir: Path, stream_id: str) -> Path:
+    """Where a session of ``stream_id`` (``live_…``) is recorded; named by id, not by the key, which
+    can be reset mid-broadcast (and should not sit in file names)."""
+    return recordings_dir / f"{stream_id}-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.flv"
 
 
-def key_of_recording(path: Path) -> str:
+def stream_of_recording(path: Path) -> str:
     return path.stem.rsplit("-", 1)[0]
 
 
@@ -31,7 +33,8 @@ class DbAuthorizer:
 
     def __init__(self, ctx: WorkerContext, queue: TaskQueue, *, server_id: int) -> None:
         self.ctx, self.queue, self.server_id = ctx, queue, server_id
-        self.recordings_dir = ctx.settings.data_dir / "recordings"
+        # One folder per ingest server: a restarting ingest only recovers its own recordings.
+        self.recordings_dir = ctx.settings.data_dir / "recordings" / str(server_id)
         self.active: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -44,7 +47,7 @@ class DbAuthorizer:
                 raise PublishRejected(exc.message) from exc
             self.active.add(stream_key)
         log.info("publish accepted from %s for %s", addr, public_id)
-        path = recording_path(self.recordings_dir, stream_key)
+        path = recording_path(self.recordings_dir, public_id)
         return PublishGrant(app, stream_key, addr, stream_id=public_id, attributes={"recording": str(path)})
 
     def _authorize(self, app: str, stream_key: str) -> str:
@@ -60,26 +63,26 @@ class DbAuthorizer:
 
     async def on_publish_done(self, grant: PublishGrant) -> None:
         self.active.discard(grant.stream_key)
-        await asyncio.to_thread(self.finish, grant.stream_key, Path(str(grant.attributes["recording"])))
+        await asyncio.to_thread(self.finish, grant.stream_id, Path(str(grant.attributes["recording"])))
 
-    def finish(self, stream_key: str, recording: Path) -> None:
+    def finish(self, stream_id: str, recording: Path) -> None:
         """Mark the stream ended and turn its recording into a VOD that is queued for encoding."""
         with transaction(self.ctx.sessions) as session:
-            live.end_publish(session, stream_key=stream_key)
+            live.end_publish(session, public_id=stream_id)
         if not recording.exists():
             return
         media = recordings.record_to_vod(
-            self.ctx.sessions, self.ctx.storage, stream_key=stream_key, recording=recording
+            self.ctx.sessions, self.ctx.storage, stream_id=stream_id, recording=recording
         )
         if media is not None:
             self.queue.enqueue_encode(media.public_id)
-            log.info("recording of %s stored as %s", stream_key[:8], media.public_id)
+            log.info("recording of %s stored as %s", stream_id, media.public_id)
 
     def recover(self) -> None:
         """After a crash: end streams left ``live`` on this server and keep their partial recordings."""
         with transaction(self.ctx.sessions) as session:
             ended = live.end_all_live(session, server_id=self.server_id)
-        for key in ended:
-            log.warning("stream %s was left live by a previous run; ended", key[:8])
+        for stream_id in ended:
+            log.warning("stream %s was left live by a previous run; ended", stream_id)
         for path in sorted(self.recordings_dir.glob("*.flv")):
-            self.finish(key_of_recording(path), path)
+            self.finish(stream_of_recording(path), path)

@@ -150,9 +150,12 @@ def authorize_publish(
     return stream
 
 
-def end_publish(session: Session, *, stream_key: str) -> LiveStream | None:
-    """Mark the stream ``ended``; returns it (None when it was deleted meanwhile)."""
-    stream = session.scalar(select(LiveStream).where(LiveStream.stream_key == stream_key))
+def end_publish(
+    session: Session, *, public_id: str | None = None, stream_key: str | None = None
+) -> LiveStream | None:
+    """Mark the stream (by id, or by key for the nginx-rtmp hook) ``ended``; None when it is gone."""
+    column, value = (LiveStream.public_id, public_id) if public_id else (LiveStream.stream_key, stream_key)
+    stream = session.scalar(select(LiveStream).where(column == value))
     if stream is None:
         return None
     stream.status = "ended"
@@ -161,7 +164,7 @@ def end_publish(session: Session, *, stream_key: str) -> LiveStream | None:
 
 
 def end_all_live(session: Session, *, server_id: int) -> list[str]:
-    """End every stream of ``server_id`` still marked ``live``; returns their keys."""
+    """End every stream of ``server_id`` still marked ``live``; returns their ids."""
     streams = list(
         session.scalars(
             select(LiveStream).where(LiveStream.server_id == server_id, LiveStream.status == "live")
@@ -169,7 +172,7 @@ def end_all_live(session: Session, *, server_id: int) -> list[str]:
     )
     for stream in streams:
         stream.status = "ended"
-    return [s.stream_key for s in streams]
+    return [s.public_id for s in streams]
 
 
 def heartbeat_server(session: Session, *, server_id: int, online: bool = True) -> None:
@@ -220,6 +223,10 @@ def reset_key(session: Session, *, account_id: int, public_id: str) -> LiveStrea
     stream = get_live(session, account_id=account_id, public_id=public_id)
     stream.stream_key = f"{stream.server_id}_{secrets.token_hex(16)}"
     stream.expires_at = utcnow() + KEY_LIFETIME
+    if stream.status == "live":
+        # The running publish keeps going on the old key, but an nginx-rtmp on_publish_done will
+        # name the old key: do not leave the new key blocked as "already publishing".
+        stream.status = "idle"
     stream.revoked_at = None
     session.flush()
     return stream

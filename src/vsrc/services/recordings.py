@@ -29,7 +29,7 @@ def recording_title(live_title: str, when: str) -> str:
 
 
 def record_to_vod(
-    sessions: sessionmaker[Session], storage: Storage, *, stream_key: str, recording: Path
+    sessions: sessionmaker[Session], storage: Storage, *, stream_id: str, recording: Path
 ) -> Media | None:
     """Store ``recording`` (consumed) as a new ``vod_…`` of the live stream's account, linked to it.
 
@@ -37,15 +37,15 @@ def record_to_vod(
     """
     try:
         with transaction(sessions) as session:
-            stream = session.scalar(select(LiveStream).where(LiveStream.stream_key == stream_key))
+            stream = session.scalar(select(LiveStream).where(LiveStream.public_id == stream_id))
             if stream is None:
                 log.info("recording of a deleted live stream dropped")
                 return None
-            stream_id, account_id, title = stream.id, stream.account_id, stream.title
+            row_id, account_id, title = stream.id, stream.account_id, stream.title
         try:
             info = probe(recording)
         except ProbeError as exc:
-            log.info("recording of %s not kept: %s", stream_key[:6], exc)
+            log.info("recording of %s not kept: %s", stream_id, exc)
             return None
         fields = media_service.MediaFields(
             title=recording_title(title, utcnow().strftime("%Y-%m-%d %H:%M UTC")),
@@ -61,7 +61,7 @@ def record_to_vod(
             account_id=account_id,
             fields=fields,
             suffix=".flv",
-            live_stream_id=stream_id,
+            live_stream_id=row_id,
         )
     finally:
         with contextlib.suppress(FileNotFoundError):
