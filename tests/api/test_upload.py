@@ -231,3 +231,21 @@ def test_full_disk_is_507_and_leaves_nothing(tmp_path: Path) -> None:
     finally:
         subprocess.run(["umount", str(tmp)], check=False)
         stop_server(srv)
+
+
+def test_parallel_uploads_with_the_same_new_tag_succeed(server: Server, clips: dict[str, Path]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write, _ = server.account_keys()
+
+    def upload_round(round_: int) -> list[int]:
+        data = [{"title": f"r{i}", "tags": f"fresh{round_},Shared{round_}"} for i in range(6)]
+        with ThreadPoolExecutor(6) as pool:
+            return [r.status_code for r in pool.map(lambda d: post(server, write, clips["mp4"], d), data)]
+
+    for round_ in range(3):
+        assert upload_round(round_) == [201] * 6
+    with server.client(write) as client:
+        found = client.get("/api/v1/media/search", params={"tags": "shared0"}).json()["data"]
+    assert found["pagination"]["total"] == 6
+    assert {t["name"] for m in found["media"] for t in m["tags"]} == {"fresh0", "Shared0"}

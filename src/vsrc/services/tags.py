@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from vsrc.db.models import Tag
+from vsrc.db.models import DEFAULT_TAG_COLOR, Tag
 from vsrc.errors import ValidationFailed
 
 MAX_TAG_LENGTH = 255
@@ -27,21 +29,27 @@ def parse_tags(raw: str | None) -> list[str]:
 
 
 def get_or_create_tags(session: Session, *, account_id: int, names: list[str]) -> list[Tag]:
-    """The account's tags for ``names`` (in order), creating the missing ones."""
+    """The account's tags for ``names`` (in order), creating the missing ones.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: two uploads creating the same new tag at once both succeed.
+    """
     if not names:
         return []
     keys = [n.lower() for n in names]
-    existing = {
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Tag)
+        .values(
+            [
+                {"account_id": account_id, "name": n, "name_key": k, "color": DEFAULT_TAG_COLOR}
+                for n, k in zip(names, keys, strict=True)
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "name_key"])
+    )
+    by_key = {
         t.name_key: t
         for t in session.scalars(select(Tag).where(Tag.account_id == account_id, Tag.name_key.in_(keys)))
     }
-    tags: list[Tag] = []
-    for name, key in zip(names, keys, strict=True):
-        tag = existing.get(key)
-        if tag is None:
-            tag = Tag(account_id=account_id, name=name, name_key=key)
-            session.add(tag)
-            existing[key] = tag
-        tags.append(tag)
-    session.flush()
-    return tags
+    return [by_key[k] for k in keys]
