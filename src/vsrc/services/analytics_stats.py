@@ -52,6 +52,7 @@ class MediaStats:
     watch_seconds: float
     event_counts: dict[str, int]
     days: list[DayStats]
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class WatchPoint(NamedTuple):
@@ -86,6 +87,9 @@ def watch_intervals(points: Iterable[WatchPoint]) -> Iterator[tuple[date, float]
 
 
 def _window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationFailed.field(name, f"must be between {FIRST_DAY} and {LAST_DAY}")
     end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:

@@ -19,6 +19,9 @@ KEY_LIFETIME = timedelta(hours=24)
 
 def validate_live_fields(*, title: str | None, description: str | None, region: str | None) -> None:
     errors = []
+    for name, value in (("title", title), ("description", description), ("region", region)):
+        if value and "\x00" in value:
+            errors.append(FieldError(name, f"{name} must not contain NUL characters"))
     if not 1 <= len((title or "").strip()) <= 255:
         errors.append(FieldError("title", "title is required and must be 1 to 255 characters"))
     if description is not None and len(description) > 1000:
@@ -127,6 +130,8 @@ def authorize_publish(
     ``active_here``: the keys the calling ingest serves right now, which is authoritative (a ``live``
     row it does not serve is left over from a crash). ``None`` (the nginx-rtmp hook, stateless):
     the row's status decides. ``server_id`` None accepts a key of any server."""
+    if "\x00" in stream_key or "\x00" in app:
+        raise PublishDenied("invalid stream key")
     if app != LIVE_APP:
         raise PublishDenied(f"unknown application {app!r}: publish to /{LIVE_APP}")
     stream = session.scalar(
@@ -155,6 +160,8 @@ def end_publish(
 ) -> LiveStream | None:
     """Mark the stream (by id, or by key for the nginx-rtmp hook) ``ended``; None when it is gone."""
     column, value = (LiveStream.public_id, public_id) if public_id else (LiveStream.stream_key, stream_key)
+    if value is None or "\x00" in value:
+        return None
     stream = session.scalar(select(LiveStream).where(column == value))
     if stream is None:
         return None

@@ -17,6 +17,8 @@ from vsrc.storage import Storage
 
 log = logging.getLogger("vsrc.services.media")
 
+MAX_PAGE = 1_000_000
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL
 ENCODING_STATUSES = ("pending", "processing", "completed", "failed")
 MATCH_MODES = ("any", "all")
 
@@ -49,6 +51,9 @@ def validate_fields(
     """Check the upload form's text fields; raises ``ValidationFailed`` naming every bad field."""
     errors: list[FieldError] = []
     title = (title or "").strip()
+    for name, value in (("title", title), ("description", description), ("tags", tags)):
+        if value and "\x00" in value:
+            errors.append(FieldError(name, f"{name} must not contain NUL characters"))
     if not 1 <= len(title) <= 255:
         errors.append(FieldError("title", "title is required and must be 1 to 255 characters"))
     if description is not None and len(description) > 1000:
@@ -67,6 +72,9 @@ def validate_fields(
             profile_id = int(str(encoding_profile_id))
         except ValueError:
             errors.append(FieldError("encodingProfileId", "encodingProfileId must be an integer"))
+        else:
+            if not 1 <= profile_id <= MAX_ID:
+                errors.append(FieldError("encodingProfileId", f"unknown encoding profile {profile_id}"))
     if errors:
         raise ValidationFailed("Validation failed", errors)
     return MediaFields(title, description or None, tag_names, profile_id)
@@ -121,8 +129,8 @@ def create_media(
 
 def check_paging(page: int, limit: int) -> None:
     errors = []
-    if page < 1:
-        errors.append(FieldError("page", "page must be >= 1"))
+    if not 1 <= page <= MAX_PAGE:
+        errors.append(FieldError("page", f"page must be between 1 and {MAX_PAGE}"))
     if not 1 <= limit <= 100:
         errors.append(FieldError("limit", "limit must be between 1 and 100"))
     if errors:

@@ -53,7 +53,7 @@ def default_profile(session: Session) -> EncodingProfile:
 
 def _check(name: str, rungs: list[RungInput], audio_bitrate: int, segment_seconds: int) -> list[FieldError]:
     errors = []
-    if not 1 <= len(name.strip()) <= 255:
+    if not 1 <= len(name.strip()) <= 255 or "\x00" in name:
         errors.append(FieldError("name", "name must be 1 to 255 characters"))
     if not 1 <= len(rungs) <= MAX_RUNGS:
         errors.append(FieldError("rungs", f"give 1 to {MAX_RUNGS} rungs"))

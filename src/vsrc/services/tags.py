@@ -21,6 +21,8 @@ def parse_tags(raw: str | None) -> list[str]:
         name = part.strip()
         if not name or name.lower() in seen:
             continue
+        if "\x00" in name:
+            raise ValidationFailed.field("tags", "tags must not contain NUL characters")
         if len(name) > MAX_TAG_LENGTH:
             raise ValidationFailed.field("tags", f"each tag must be at most {MAX_TAG_LENGTH} characters")
         seen.add(name.lower())

@@ -23,7 +23,7 @@ from vsrc.api.schemas.live import (
 )
 from vsrc.db.session import transaction
 from vsrc.services import live
-from vsrc.services.media import purge_files
+from vsrc.services.media import MAX_PAGE, purge_files
 
 router = APIRouter(prefix="/api/v1/live", tags=["live"], responses=WRITE_ERRORS)
 servers_router = APIRouter(prefix="/api/v1/rtmp-servers", tags=["live"], responses=WRITE_ERRORS)
@@ -65,7 +65,7 @@ def list_live(
     principal: Reader,
     session: SessionDep,
     state: StateDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LiveListResponse:
     """The account's live streams, newest first."""

@@ -24,7 +24,7 @@ from vsrc.api.schemas.media import (
 )
 from vsrc.api.uploads import receive_upload
 from vsrc.services import embed, live, media, uploads
-from vsrc.services.media import Page
+from vsrc.services.media import MAX_PAGE, Page
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"], responses=READ_ERRORS)
 
@@ -32,7 +32,7 @@ VodId = Annotated[
     str, Path(pattern=r"^vod_[a-f0-9\-]+$", examples=["vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890"])
 ]
 AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
-PageQ = Annotated[int, Query(ge=1, description="Page number", examples=[1])]
+PageQ = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number", examples=[1])]
 LimitQ = Annotated[int, Query(ge=1, le=100, description="Items per page", examples=[20])]
 Status = Literal["pending", "processing", "completed", "failed"]
 

@@ -13,7 +13,7 @@ class LiveCreate(BaseModel):
     title: str | None = Field(default=None, examples=["My Live Event"])
     description: str | None = Field(default=None, examples=["Live broadcast from our event"])
     region: str | None = Field(default=None, examples=["us-east"])
-    serverId: int | None = Field(default=None, examples=[1])
+    serverId: int | None = Field(default=None, ge=1, le=2**31 - 1, examples=[1])
 
 
 class LiveCreated(BaseModel):
