@@ -42,10 +42,14 @@ def test_list_get_reset_delete(server: Server) -> None:
         detail = client.get(f"/api/v1/live/{first['mediaId']}").json()["data"]
         assert set(detail) == LIVE_FIELDS
         assert detail["status"] == "idle" and detail["expired"] is False and detail["recordings"] == []
-        assert detail["streamKey"] == first["streamKey"] and detail["region"] == "default"
+        assert detail["region"] == "default"
+        # A read key (the kind that ends up in front-ends) never sees the publishing credential.
+        assert detail["streamKey"] is None and detail["streamUrl"] is None
         assert detail["playbackUrl"] == f"http://localhost:8000/hls/{first['mediaId']}/master.m3u8"
         assert client.post(f"/api/v1/live/{first['mediaId']}/reset-key").status_code == 403
     with server.client(write) as client:
+        own = client.get(f"/api/v1/live/{first['mediaId']}").json()["data"]
+        assert own["streamKey"] == first["streamKey"] and own["streamUrl"] == first["streamUrl"]
         reset = client.post(f"/api/v1/live/{first['mediaId']}/reset-key")
         assert reset.status_code == 200
         assert reset.json()["data"]["streamKey"] != first["streamKey"]

@@ -29,6 +29,10 @@ class Principal:
     key_id: int
     permission: str
 
+    @property
+    def can_write(self) -> bool:
+        return self.permission == "write"
+
     def require(self, permission: str) -> None:
         if permission == "write" and self.permission != "write":
             raise PermissionDenied("This API key does not have write permission")

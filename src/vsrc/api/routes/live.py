@@ -73,7 +73,7 @@ def list_live(
     pages = (result.total + limit - 1) // limit
     return LiveListResponse(
         data=LiveList(
-            live=[live_out(s, state.settings.public_url) for s in result.items],
+            live=[live_out(s, state.settings.public_url, with_key=principal.can_write) for s in result.items],
             pagination=LivePagination(page=page, limit=limit, total=result.total, totalPages=pages),
         )
     )
@@ -84,7 +84,9 @@ def get_live(mediaId: LiveId, principal: Reader, session: SessionDep, state: Sta
     """Status (idle/live/ended), key expiry, current session and recordings of one live stream."""
     stream = live.get_live(session, account_id=principal.account_id, public_id=mediaId)
     recordings = live.recordings_of(session, stream=stream)
-    return LiveResponse(data=live_out(stream, state.settings.public_url, recordings))
+    return LiveResponse(
+        data=live_out(stream, state.settings.public_url, recordings, with_key=principal.can_write)
+    )
 
 
 @router.post("/{mediaId}/reset-key", response_model=LiveCreateResponse)

@@ -94,9 +94,9 @@ class LiveOut(BaseModel):
     title: str
     description: str | None
     status: str
-    streamKey: str
+    streamKey: str | None  # write keys only: a stream key lets anyone publish as this stream
     rtmpUrl: str
-    streamUrl: str
+    streamUrl: str | None
     expiresAt: str
     expired: bool
     serverId: int
@@ -151,16 +151,18 @@ class RtmpServerListResponse(BaseModel):
     data: list[RtmpServerOut]
 
 
-def live_out(stream: LiveStream, public_url: str, recordings: list[Media] | None = None) -> LiveOut:
+def live_out(
+    stream: LiveStream, public_url: str, recordings: list[Media] | None = None, *, with_key: bool = False
+) -> LiveOut:
     created = live_created(stream)
     return LiveOut(
         mediaId=stream.public_id,
         title=stream.title,
         description=stream.description,
         status=stream.status,
-        streamKey=stream.stream_key,
+        streamKey=stream.stream_key if with_key else None,
         rtmpUrl=created.rtmpUrl,
-        streamUrl=created.streamUrl,
+        streamUrl=created.streamUrl if with_key else None,
         expiresAt=created.expiresAt,
         expired=stream.expires_at <= utcnow(),
         serverId=stream.server_id,
