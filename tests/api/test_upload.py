@@ -249,3 +249,15 @@ def test_parallel_uploads_with_the_same_new_tag_succeed(server: Server, clips: d
         found = client.get("/api/v1/media/search", params={"tags": "shared0"}).json()["data"]
     assert found["pagination"]["total"] == 6
     assert {t["name"] for m in found["media"] for t in m["tags"]} == {"fresh0", "Shared0"}
+
+
+def test_a_repeated_text_field_is_400(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    with server.client(write) as client:
+        resp = client.post(
+            "/api/v1/media/upload",
+            data={"title": ["a", "b"]},
+            files={"file": ("c.mp4", clips["mp4"].read_bytes())},
+        )
+    assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "title"
+    assert media_count(server, write) == 0

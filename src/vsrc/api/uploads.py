@@ -68,6 +68,8 @@ class _TextTarget(BaseTarget):  # type: ignore[misc]
         self.seen = False
 
     def on_start(self) -> None:
+        if self.seen:
+            raise ValidationFailed.field(self.name, f"send {self.name} once")
         self.seen = True
 
     def on_data_received(self, chunk: bytes) -> None:
