@@ -45,10 +45,13 @@ def claim(session: Session, *, public_id: str, stale_after: float) -> Media | No
     return session.scalar(select(Media).where(Media.public_id == public_id))
 
 
-def heartbeat(session: Session, *, media_id: int, progress: int | None = None) -> bool:
-    """Refresh the heartbeat (and progress, never backwards); False when the row is gone or taken."""
+def heartbeat(session: Session, *, media_id: int, attempt: int, progress: int | None = None) -> bool:
+    """Refresh the heartbeat (and progress, never backwards); False when the row is gone, finished or
+    claimed by a later attempt (another worker took over a job it thought dead)."""
     values: dict[str, object] = {"encode_heartbeat_at": utcnow()}
-    query = update(Media).where(Media.id == media_id, Media.encoding_status == "processing")
+    query = update(Media).where(
+        Media.id == media_id, Media.encoding_status == "processing", Media.encode_attempts == attempt
+    )
     if progress is not None:
         values["encoding_progress"] = progress
         values["updated_at"] = utcnow()
@@ -56,13 +59,16 @@ def heartbeat(session: Session, *, media_id: int, progress: int | None = None) -
     result = session.execute(query.values(**values).execution_options(synchronize_session=False))
     if cast(CursorResult[Any], result).rowcount == 1:
         return True
-    status = session.scalar(select(Media.encoding_status).where(Media.id == media_id))
-    return status == "processing"
+    # No row updated with a progress value may only mean the progress did not rise.
+    row = session.execute(
+        select(Media.encoding_status, Media.encode_attempts).where(Media.id == media_id)
+    ).first()
+    return row is not None and tuple(row) == ("processing", attempt)
 
 
-def finish(session: Session, *, media_id: int, status: str, error: str | None = None) -> None:
+def finish(session: Session, *, media_id: int, attempt: int, status: str, error: str | None = None) -> None:
     """End the job: ``completed`` (progress 100), ``failed`` (with a human message) or back to
-    ``pending`` for a retry."""
+    ``pending`` for a retry; a no-op when a later attempt owns the row."""
     values: dict[str, object] = {"encoding_status": status, "error_message": error, "updated_at": utcnow()}
     if status == "completed":
         values["encoding_progress"] = 100
@@ -70,7 +76,7 @@ def finish(session: Session, *, media_id: int, status: str, error: str | None = 
         values["encode_heartbeat_at"] = None
     session.execute(
         update(Media)
-        .where(Media.id == media_id)
+        .where(Media.id == media_id, Media.encode_attempts == attempt)
         .values(**values)
         .execution_options(synchronize_session=False)
     )

@@ -61,21 +61,21 @@ def run_encode_job(ctx: WorkerContext, public_id: str, *, retries_left: int) -> 
         permanent = isinstance(exc, ProbeError) or exc.permanent
         if permanent or retries_left <= 0:
             log.warning("encode %s failed: %s", public_id, exc)
-            _finish(ctx, media.id, "failed", _human(exc))
+            _finish(ctx, media, "failed", _human(exc))
             return
         log.warning("encode %s: retryable failure (%s), %d retries left", public_id, exc, retries_left)
-        _finish(ctx, media.id, "pending", None)
+        _finish(ctx, media, "pending", None)
         raise
     except Exception:
         log.exception("encode %s: unexpected error", public_id)
         _finish(
             ctx,
-            media.id,
+            media,
             "failed" if retries_left <= 0 else "pending",
             "Encoding failed because of an internal error" if retries_left <= 0 else None,
         )
         raise
-    _finish(ctx, media.id, "completed", None)
+    _finish(ctx, media, "completed", None)
     log.info("encode %s: completed", public_id)
 
 
@@ -100,9 +100,9 @@ def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, t
 
     def on_progress(percent: int) -> None:
         # 100 is written by _finish once thumbnails are done too.
-        _beat(ctx, media.id, min(percent, 99))
+        _beat(ctx, media, min(percent, 99))
 
-    with _Heartbeat(ctx, media.id):
+    with _Heartbeat(ctx, media):
         run_encode(
             argv,
             duration=info.duration,
@@ -148,19 +148,19 @@ def _thumbnails(
 class _Heartbeat:
     """Refreshes the row's heartbeat every few seconds while ffmpeg runs (progress may stall)."""
 
-    def __init__(self, ctx: WorkerContext, media_id: int) -> None:
-        self.ctx, self.media_id = ctx, media_id
+    def __init__(self, ctx: WorkerContext, media: Media) -> None:
+        self.ctx, self.media = ctx, media
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{media.id}", daemon=True)
 
     def _run(self) -> None:
         while not self.stop.wait(HEARTBEAT_SECONDS):
             try:
-                _beat(self.ctx, self.media_id, None)
+                _beat(self.ctx, self.media, None)
             except MediaGone:
                 return  # the progress callback notices too and stops ffmpeg
             except Exception:
-                log.exception("heartbeat of media %d failed", self.media_id)
+                log.exception("heartbeat of media %d failed", self.media.id)
 
     def __enter__(self) -> _Heartbeat:
         self.thread.start()
@@ -171,15 +171,17 @@ class _Heartbeat:
         self.thread.join(timeout=HEARTBEAT_SECONDS + 5)
 
 
-def _beat(ctx: WorkerContext, media_id: int, progress: int | None) -> None:
+def _beat(ctx: WorkerContext, media: Media, progress: int | None) -> None:
     with transaction(ctx.sessions) as session:
-        if not encoding.heartbeat(session, media_id=media_id, progress=progress):
+        if not encoding.heartbeat(
+            session, media_id=media.id, attempt=media.encode_attempts, progress=progress
+        ):
             raise MediaGone()
 
 
-def _finish(ctx: WorkerContext, media_id: int, status: str, error: str | None) -> None:
+def _finish(ctx: WorkerContext, media: Media, status: str, error: str | None) -> None:
     with transaction(ctx.sessions) as session:
-        encoding.finish(session, media_id=media_id, status=status, error=error)
+        encoding.finish(session, media_id=media.id, attempt=media.encode_attempts, status=status, error=error)
 
 
 def _reset(*folders: Path) -> None:

@@ -1,0 +1,55 @@
+"""The encode status machine on a real database: a worker that was taken over loses its row."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.conftest import sessions_for
+from vsrc.config import Settings
+from vsrc.db.migrate import upgrade
+from vsrc.db.models import Media
+from vsrc.db.session import transaction
+from vsrc.services import encoding, keys
+
+
+def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    upgrade(settings.sqlalchemy_url)
+    sessions = sessions_for(settings.sqlalchemy_url)
+    with transaction(sessions) as session:
+        account = keys.get_or_create_account(session, email="w@x")
+        session.add(
+            Media(
+                public_id="vod_1",
+                account_id=account.id,
+                title="t",
+                file_size=1,
+                mime_type="video/mp4",
+                source_key="k",
+            )
+        )
+    with transaction(sessions) as session:
+        a = encoding.claim(session, public_id="vod_1", stale_after=60)
+        assert a is not None and a.encode_attempts == 1
+        assert encoding.claim(session, public_id="vod_1", stale_after=60) is None  # A is alive
+    time.sleep(0.05)
+    with transaction(sessions) as session:
+        b = encoding.claim(session, public_id="vod_1", stale_after=0.01)  # A looks dead: B takes over
+        assert b is not None and b.encode_attempts == 2
+    with transaction(sessions) as session:
+        assert encoding.heartbeat(session, media_id=a.id, attempt=1, progress=50) is False
+        assert encoding.heartbeat(session, media_id=b.id, attempt=2, progress=10) is True
+        assert encoding.heartbeat(session, media_id=b.id, attempt=2, progress=5) is True  # never backwards
+        encoding.finish(session, media_id=a.id, attempt=1, status="pending")  # A's late clean-up: no-op
+    with transaction(sessions) as session:
+        row = session.execute(select(Media.encoding_status, Media.encoding_progress)).one()
+        assert tuple(row) == ("processing", 10)
+        encoding.finish(session, media_id=b.id, attempt=2, status="completed")
+    with transaction(sessions) as session:
+        assert tuple(session.execute(select(Media.encoding_status, Media.encoding_progress)).one()) == (
+            "completed",
+            100,
+        )
