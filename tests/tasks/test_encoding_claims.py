@@ -53,3 +53,36 @@ def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> Non
             "completed",
             100,
         )
+
+
+def test_forgotten_pending_media_are_requeued_once_per_period(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from vsrc.timeutil import utcnow
+
+    settings = Settings(data_dir=tmp_path)
+    upgrade(settings.sqlalchemy_url)
+    sessions = sessions_for(settings.sqlalchemy_url)
+    with transaction(sessions) as session:
+        account = keys.get_or_create_account(session, email="f@x")
+        for public_id in ("vod_old", "vod_new"):
+            session.add(
+                Media(
+                    public_id=public_id,
+                    account_id=account.id,
+                    title="t",
+                    file_size=1,
+                    mime_type="video/mp4",
+                    source_key="k",
+                )
+            )
+    with transaction(sessions) as session:
+        session.execute(
+            update(Media).where(Media.public_id == "vod_old").values(updated_at=utcnow() - timedelta(hours=1))
+        )
+    with transaction(sessions) as session:
+        assert encoding.forgotten_jobs(session, older_than=600) == ["vod_old"]
+    with transaction(sessions) as session:
+        assert encoding.forgotten_jobs(session, older_than=600) == []

@@ -90,3 +90,23 @@ def stale_jobs(session: Session, *, stale_after: float) -> list[str]:
         or_(Media.encode_heartbeat_at.is_(None), Media.encode_heartbeat_at < stale),
     )
     return list(session.scalars(query))
+
+
+def forgotten_jobs(session: Session, *, older_than: float) -> list[str]:
+    """Public ids of media ``pending`` and untouched for ``older_than`` seconds (their job may have
+    been lost, e.g. the queue was down at upload time); their ``updated_at`` is bumped, so each is
+    re-queued at most once per period. A duplicate job is harmless: ``claim`` lets one run."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    ids = list(
+        session.scalars(
+            select(Media.public_id).where(Media.encoding_status == "pending", Media.updated_at < cutoff)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Media)
+            .where(Media.public_id.in_(ids))
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return ids

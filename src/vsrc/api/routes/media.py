@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -25,6 +26,8 @@ from vsrc.api.schemas.media import (
 from vsrc.api.uploads import receive_upload
 from vsrc.services import embed, live, media, uploads
 from vsrc.services.media import MAX_PAGE, Page
+
+log = logging.getLogger("vsrc.api.media")
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"], responses=READ_ERRORS)
 
@@ -82,7 +85,10 @@ async def upload_media(request: Request, principal: Writer, state: StateDep) -> 
     created = await run_in_threadpool(
         uploads.ingest, state.sessions, state.storage, upload, account_id=principal.account_id
     )
-    state.queue.enqueue_encode(created.public_id)
+    try:
+        state.queue.enqueue_encode(created.public_id)
+    except Exception:  # the queue is down: the upload is safe, workers re-queue forgotten pending media
+        log.exception("could not enqueue the encode of %s; it will be re-queued", created.public_id)
     return UploadResponse(data=uploaded_media(created))
 
 
