@@ -57,3 +57,16 @@ def test_hook_with_nul_in_the_key_is_refused(server: Server) -> None:
         assert (
             client.post("/hooks/rtmp/on_publish", data={"name": "1_\x00", "app": "live"}).status_code == 403
         )
+
+
+def test_huge_json_bodies_are_refused_before_parsing(server: Server) -> None:
+    body = b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    with server.client() as client:  # no key: the body must not be read at all
+        resp = client.post("/api/v1/live", content=body, headers={"Content-Type": "application/json"})
+        assert resp.status_code == 413 and resp.json()["success"] is False
+
+        def chunked():  # type: ignore[no-untyped-def]
+            yield body
+
+        resp = client.post("/api/v1/live", content=chunked(), headers={"Content-Type": "application/json"})
+        assert resp.status_code in (400, 413)

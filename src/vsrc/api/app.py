@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vsrc import __version__
+from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
@@ -75,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
     )
+    # Added last, so it runs first: nothing below it ever buffers a huge JSON body.
+    app.add_middleware(BodyLimitMiddleware, exempt=("/api/v1/media/upload",))
     routers = (
         health.router,
         media.router,
