@@ -1,11 +1,13 @@
-"""The encode status machine on a real database: a worker that was taken over loses its row."""
+"""The encode status machine on a real database: claims, take-overs, forgotten pending media."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import sessions_for
 from vsrc.config import Settings
@@ -13,24 +15,32 @@ from vsrc.db.migrate import upgrade
 from vsrc.db.models import Media
 from vsrc.db.session import transaction
 from vsrc.services import encoding, keys
+from vsrc.timeutil import utcnow
 
 
-def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> None:
+def database_with_media(tmp_path: Path, *public_ids: str) -> sessionmaker[Session]:
+    """A migrated SQLite database holding one `pending` media row per id."""
     settings = Settings(data_dir=tmp_path)
     upgrade(settings.sqlalchemy_url)
     sessions = sessions_for(settings.sqlalchemy_url)
     with transaction(sessions) as session:
         account = keys.get_or_create_account(session, email="w@x")
-        session.add(
-            Media(
-                public_id="vod_1",
-                account_id=account.id,
-                title="t",
-                file_size=1,
-                mime_type="video/mp4",
-                source_key="k",
+        for public_id in public_ids:
+            session.add(
+                Media(
+                    public_id=public_id,
+                    account_id=account.id,
+                    title="t",
+                    file_size=1,
+                    mime_type="video/mp4",
+                    source_key="k",
+                )
             )
-        )
+    return sessions
+
+
+def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> None:
+    sessions = database_with_media(tmp_path, "vod_1")
     with transaction(sessions) as session:
         a = encoding.claim(session, public_id="vod_1", stale_after=60)
         assert a is not None and a.encode_attempts == 1
@@ -45,8 +55,10 @@ def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> Non
         assert encoding.heartbeat(session, media_id=b.id, attempt=2, progress=5) is True  # never backwards
         encoding.finish(session, media_id=a.id, attempt=1, status="pending")  # A's late clean-up: no-op
     with transaction(sessions) as session:
-        row = session.execute(select(Media.encoding_status, Media.encoding_progress)).one()
-        assert tuple(row) == ("processing", 10)
+        assert tuple(session.execute(select(Media.encoding_status, Media.encoding_progress)).one()) == (
+            "processing",
+            10,
+        )
         encoding.finish(session, media_id=b.id, attempt=2, status="completed")
     with transaction(sessions) as session:
         assert tuple(session.execute(select(Media.encoding_status, Media.encoding_progress)).one()) == (
@@ -56,28 +68,7 @@ def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> Non
 
 
 def test_forgotten_pending_media_are_requeued_once_per_period(tmp_path: Path) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from vsrc.timeutil import utcnow
-
-    settings = Settings(data_dir=tmp_path)
-    upgrade(settings.sqlalchemy_url)
-    sessions = sessions_for(settings.sqlalchemy_url)
-    with transaction(sessions) as session:
-        account = keys.get_or_create_account(session, email="f@x")
-        for public_id in ("vod_old", "vod_new"):
-            session.add(
-                Media(
-                    public_id=public_id,
-                    account_id=account.id,
-                    title="t",
-                    file_size=1,
-                    mime_type="video/mp4",
-                    source_key="k",
-                )
-            )
+    sessions = database_with_media(tmp_path, "vod_old", "vod_new")
     with transaction(sessions) as session:
         session.execute(
             update(Media).where(Media.public_id == "vod_old").values(updated_at=utcnow() - timedelta(hours=1))
