@@ -109,13 +109,20 @@ def prepare(workdir: Path, media: int, tags: int) -> tuple[dict[str, str], str, 
     engine.dispose()
     took = time.perf_counter() - start
     print(f"  {seeded.media_count} media, {seeded.tag_count} tags, {seeded.link_count} links in {took:.1f}s")
-    result = Result(common.machine(), common.today(), seeded.media_count, seeded.tag_count,
-                    seeded.link_count, took)
+    result = Result(
+        common.machine(), common.today(), seeded.media_count, seeded.tag_count, seeded.link_count, took
+    )
     return env, key, seeded.media_ids, result
 
 
-def measure(result: Result, env: dict[str, str], key: str, paths: dict[str, list[str]],
-            levels: list[int], seconds: float) -> None:
+def measure(
+    result: Result,
+    env: dict[str, str],
+    key: str,
+    paths: dict[str, list[str]],
+    levels: list[int],
+    seconds: float,
+) -> None:
     auth = {"Authorization": f"Bearer {key}"}
     with common.uvicorn_app("bench.baseline_app:app") as baseline, common.vsrc_api(env) as server:
         for concurrency in levels:
@@ -124,11 +131,22 @@ def measure(result: Result, env: dict[str, str], key: str, paths: dict[str, list
             targets += [(n, server.url, p, auth) for n, p in paths.items()]
             for name, url, plist, headers in targets:
                 load = run_load(url, plist, headers=headers, concurrency=concurrency, seconds=seconds)
-                row = Row(name, concurrency, load.requests, load.errors, load.rps,
-                          load.pct(50), load.pct(95), load.pct(99))
+                row = Row(
+                    name,
+                    concurrency,
+                    load.requests,
+                    load.errors,
+                    load.rps,
+                    load.pct(50),
+                    load.pct(95),
+                    load.pct(99),
+                )
                 result.rows.append(row)
-                print(f"  c={concurrency} {name:40s} {row.rps:7.0f} req/s  p50 {row.p50:6.1f}  "
-                      f"p95 {row.p95:6.1f}  p99 {row.p99:6.1f} ms  errors {row.errors}", flush=True)
+                print(
+                    f"  c={concurrency} {name:40s} {row.rps:7.0f} req/s  p50 {row.p50:6.1f}  "
+                    f"p95 {row.p95:6.1f}  p99 {row.p99:6.1f} ms  errors {row.errors}",
+                    flush=True,
+                )
 
 
 def sql_check(result: Result, workdir: Path, key: str, paths: dict[str, list[str]]) -> None:
@@ -144,39 +162,78 @@ def sql_check(result: Result, workdir: Path, key: str, paths: dict[str, list[str
 
 
 def _trace_record(name: str, trace: Trace, engine: Engine) -> SqlRecord:
-    slow = [SlowStatement(short_sql(st.sql, 160), round(st.ms, 2), explain(engine, st))
-            for st in trace.statements if st.ms >= SLOW_STATEMENT_MS]
-    return SqlRecord(name, trace.status, len(trace.statements), round(trace.sql_ms, 2),
-                     round(trace.total_ms, 2), slow)
+    slow = [
+        SlowStatement(short_sql(st.sql, 160), round(st.ms, 2), explain(engine, st))
+        for st in trace.statements
+        if st.ms >= SLOW_STATEMENT_MS
+    ]
+    return SqlRecord(
+        name, trace.status, len(trace.statements), round(trace.sql_ms, 2), round(trace.total_ms, 2), slow
+    )
 
 
 def report(res: Result, levels: list[int]) -> str:
-    out = [f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
-           f"{res.load_end:.2f} at end",
-           f"data: {res.media} media, {res.tags} tags, {res.links} media-tag links, one account "
-           f"(seeded in {res.seed_seconds:.1f}s)", ""]
+    out = [
+        f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
+        f"{res.load_end:.2f} at end",
+        f"data: {res.media} media, {res.tags} tags, {res.links} media-tag links, one account "
+        f"(seeded in {res.seed_seconds:.1f}s)",
+        "",
+    ]
     for concurrency in levels:
         rows = [r for r in res.rows if r.concurrency == concurrency]
         base = rows[0]
-        table = [[r.name, f"{r.rps:.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}", f"{r.p99:.1f}", r.errors,
-                  f"{r.p95 / base.p95:.1f}x", f"{r.rps / base.rps:.2f}",
-                  "base" if r.name.startswith("baseline") else ("MET" if r.p95 < TARGET_P95_MS else "MISSED")]
-                 for r in rows]
-        out += [f"concurrency {concurrency}:", "",
-                common.md_table(["endpoint", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
-                                 "p95 / baseline", "req/s / baseline", f"p95 < {TARGET_P95_MS:.0f} ms"],
-                                table), ""]
+        table = [
+            [
+                r.name,
+                f"{r.rps:.0f}",
+                f"{r.p50:.1f}",
+                f"{r.p95:.1f}",
+                f"{r.p99:.1f}",
+                r.errors,
+                f"{r.p95 / base.p95:.1f}x",
+                f"{r.rps / base.rps:.2f}",
+                "base" if r.name.startswith("baseline") else ("MET" if r.p95 < TARGET_P95_MS else "MISSED"),
+            ]
+            for r in rows
+        ]
+        out += [
+            f"concurrency {concurrency}:",
+            "",
+            common.md_table(
+                [
+                    "endpoint",
+                    "req/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "errors",
+                    "p95 / baseline",
+                    "req/s / baseline",
+                    f"p95 < {TARGET_P95_MS:.0f} ms",
+                ],
+                table,
+            ),
+            "",
+        ]
     out += ["SQL statements per request (in-process, N+1 check):", ""]
-    out.append(common.md_table(
-        ["request", "HTTP", "statements", "SQL ms", "request ms (TestClient)"],
-        [[s.name, s.status, s.statements, s.sql_ms, s.request_ms] for s in res.sql]))
+    out.append(
+        common.md_table(
+            ["request", "HTTP", "statements", "SQL ms", "request ms (TestClient)"],
+            [[s.name, s.status, s.statements, s.sql_ms, s.request_ms] for s in res.sql],
+        )
+    )
     by_name = {s.name: s.statements for s in res.sql}
-    for small, large in (("list page 1", "list page 1, limit=100"),
-                         (f"search {TAGS} any", f"search {TAGS} any, limit=100")):
+    for small, large in (
+        ("list page 1", "list page 1, limit=100"),
+        (f"search {TAGS} any", f"search {TAGS} any, limit=100"),
+    ):
         if small in by_name and large in by_name:
             grows = by_name[large] > by_name[small]
-            out.append(f"\nN+1 check, {small}: {by_name[small]} statements at limit=20, {by_name[large]} at "
-                       f"limit=100: {'N+1 SUSPECTED' if grows else 'no N+1'}")
+            out.append(
+                f"\nN+1 check, {small}: {by_name[small]} statements at limit=20, {by_name[large]} at "
+                f"limit=100: {'N+1 SUSPECTED' if grows else 'no N+1'}"
+            )
     slow = [(s.name, q) for s in res.sql for q in s.slow]
     if slow:
         out += ["", f"statements slower than {SLOW_STATEMENT_MS} ms and their plans:", ""]
@@ -204,8 +261,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per endpoint and level")
     parser.add_argument("--workdir", type=Path, help="work here and keep the database (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
-                        help="first wait up to this long for the load average to drop below CPUs/2")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="first wait up to this long for the load average to drop below CPUs/2",
+    )
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
     levels = [int(c) for c in args.concurrency.split(",")]

@@ -112,8 +112,19 @@ def vsrc_api(env: dict[str, str]) -> ServerProcess:
 def uvicorn_app(app_ref: str) -> ServerProcess:
     """``app_ref`` served by the same uvicorn defaults `vsrc api` uses (uvloop, httptools, one process)."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", app_ref, "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--proxy-headers"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_ref,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--proxy-headers",
+    ]
     return ServerProcess(argv, dict(os.environ), port, ready_path="/health")
 
 
@@ -145,8 +156,7 @@ def machine() -> str:
         mem = f"{mem_kib / 1024**2:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         mem = "? RAM"
-    return (f"{os.cpu_count()} x {cpu}, {mem}, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return f"{os.cpu_count()} x {cpu}, {mem}, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def loadavg() -> float:
@@ -163,8 +173,10 @@ def wait_for_quiet(max_wait: float, threshold: float | None = None) -> float:
     deadline = time.monotonic() + max_wait
     load = loadavg()
     if load >= limit and max_wait > 0:
-        print(f"load average {load:.2f} >= {limit:.2f}: waiting up to {max_wait:.0f}s for a quieter machine",
-              flush=True)
+        print(
+            f"load average {load:.2f} >= {limit:.2f}: waiting up to {max_wait:.0f}s for a quieter machine",
+            flush=True,
+        )
     while load >= limit and time.monotonic() < deadline:
         time.sleep(5)
         load = loadavg()
@@ -188,3 +200,18 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def cached_ffmpeg(path: Path, args: Sequence[str], *, timeout: float) -> Path:
+    """``path``, made once by ``ffmpeg -hide_banner -loglevel error -nostdin -y ARGS <tmp>`` and kept
+    (written to a temp name first, so an interrupted run never leaves a truncated cache entry)."""
+    from vsrc.media.commands import ffmpeg_exe
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    tmp = path.with_suffix(".tmp" + path.suffix)
+    base = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+    subprocess.run([*base, *args, str(tmp)], check=True, timeout=timeout)
+    tmp.rename(path)
+    return path

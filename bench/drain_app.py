@@ -32,8 +32,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         more = message.get("more_body", False)
     if fh is not None:
         fh.close()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
     await send({"type": "http.response.body", "body": b'{"bytes": %d}' % size})
     if fh is not None:  # after the answer: freeing 1 GiB of blocks is not part of receiving it
         path.unlink()

@@ -32,8 +32,15 @@ class LoadResult:
         return percentile(self.latencies_ms, p) if self.latencies_ms else float("nan")
 
 
-def run_load(base_url: str, paths: Sequence[str], *, headers: dict[str, str], concurrency: int,
-             seconds: float, warmup: float = 0.5) -> LoadResult:
+def run_load(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    headers: dict[str, str],
+    concurrency: int,
+    seconds: float,
+    warmup: float = 0.5,
+) -> LoadResult:
     """Hit ``paths`` (cycled) for ``warmup + seconds``; only the last ``seconds`` are recorded."""
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80

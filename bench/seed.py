@@ -73,8 +73,15 @@ def _media_rows(
         }
 
 
-def seed(engine: Engine, *, account_email: str, media: int = 100_000, tags: int = 1_000,
-         tags_per_media: int = 5, random_seed: int = 42) -> Seeded:
+def seed(
+    engine: Engine,
+    *,
+    account_email: str,
+    media: int = 100_000,
+    tags: int = 1_000,
+    tags_per_media: int = 5,
+    random_seed: int = 42,
+) -> Seeded:
     """Insert the rows for the (existing) account ``account_email``; returns what was made."""
     rng = random.Random(random_seed)
     public_ids: list[str] = []
@@ -84,11 +91,19 @@ def seed(engine: Engine, *, account_email: str, media: int = 100_000, tags: int 
         if account_id is None:
             raise LookupError(f"no account {account_email}: create a key for it first")
         now = datetime(2024, 1, 1)
-        conn.execute(insert(Tag), [
-            {"account_id": account_id, "name": f"t{n}", "name_key": f"t{n}", "color": DEFAULT_TAG_COLOR,
-             "created_at": now}
-            for n in range(1, tags + 1)
-        ])
+        conn.execute(
+            insert(Tag),
+            [
+                {
+                    "account_id": account_id,
+                    "name": f"t{n}",
+                    "name_key": f"t{n}",
+                    "color": DEFAULT_TAG_COLOR,
+                    "created_at": now,
+                }
+                for n in range(1, tags + 1)
+            ],
+        )
         rows = conn.execute(select(Tag.name, Tag.id).where(Tag.account_id == account_id))
         tag_id: dict[str, int] = {name: id_ for name, id_ in rows}  # noqa: C416
         tag_ids = [tag_id[f"t{n}"] for n in range(1, tags + 1)]

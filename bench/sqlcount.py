@@ -64,8 +64,9 @@ def trace_requests(settings: Settings, key: str, paths: list[str], *, repeat: in
                     recorder.current = []
                     t0 = time.perf_counter()
                     response = client.get(path)
-                    trace = Trace(path, response.status_code, (time.perf_counter() - t0) * 1000,
-                                  recorder.current)
+                    trace = Trace(
+                        path, response.status_code, (time.perf_counter() - t0) * 1000, recorder.current
+                    )
                     recorder.current = None
                     if best is None or trace.total_ms < best.total_ms:
                         best = trace

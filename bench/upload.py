@@ -87,8 +87,9 @@ def time_cp(src: Path, dst: Path) -> float:
 
 def delete_media(base_url: str, key: str, media_id: str | None) -> None:
     if media_id:
-        httpx.delete(f"{base_url}/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"},
-                     timeout=60)
+        httpx.delete(
+            f"{base_url}/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
 
 
 def make_video(workdir: Path) -> tuple[Path, Path]:
@@ -121,7 +122,7 @@ def run(workdir: Path, reps: int, client_name: str) -> Result:
         for i in range(reps):
             seconds: dict[str, float] = {}
             status, growth, hwm_growth = 0, 0.0, 0.0
-            for step in STEPS[i % len(STEPS):] + STEPS[:i % len(STEPS)]:  # rotate: no step always first
+            for step in STEPS[i % len(STEPS) :] + STEPS[: i % len(STEPS)]:  # rotate: no step always first
                 _sync()
                 if step == "cp":  # the noisiest step (page-cache allocation): median of 3
                     seconds[step] = common.median([time_cp(video, copy) for _ in range(CP_RUNS)])
@@ -136,45 +137,85 @@ def run(workdir: Path, reps: int, client_name: str) -> Result:
                     delete_media(server.url, key, real.media_id)
                     if real.status != 201:
                         print(f"    answer: {json.dumps(real.body)[:300]}")
-            rep = Rep(mib / seconds["cp"], mib / seconds["drain"], mib / seconds["write"],
-                      mib / seconds["upload"], status, growth, hwm_growth)
+            rep = Rep(
+                mib / seconds["cp"],
+                mib / seconds["drain"],
+                mib / seconds["write"],
+                mib / seconds["upload"],
+                status,
+                growth,
+                hwm_growth,
+            )
             result.reps.append(rep)
-            print(f"  rep {i + 1}: cp {rep.cp:.0f}, drain {rep.drain:.0f}, write {rep.write:.0f}, "
-                  f"upload {rep.upload:.0f} MiB/s (HTTP {rep.status}); "
-                  f"server RSS +{rep.rss_growth_mib:.1f} MiB", flush=True)
+            print(
+                f"  rep {i + 1}: cp {rep.cp:.0f}, drain {rep.drain:.0f}, write {rep.write:.0f}, "
+                f"upload {rep.upload:.0f} MiB/s (HTTP {rep.status}); "
+                f"server RSS +{rep.rss_growth_mib:.1f} MiB",
+                flush=True,
+            )
     return result
 
 
 def report(res: Result) -> str:
-    rows = [[i + 1, f"{r.cp:.0f}", f"{r.drain:.0f}", f"{r.write:.0f}", f"{r.upload:.0f}", r.status,
-             f"{r.upload / r.cp:.2f}", f"{r.rss_growth_mib:.1f}", f"{r.hwm_growth_mib:.1f}"]
-            for i, r in enumerate(res.reps)]
-    rows.append(["**median**", *(f"{res.med(n):.0f}" for n in ("cp", "drain", "write", "upload")), "",
-                 f"**{res.ratio:.2f}**", f"max {res.rss_growth_max:.1f}", ""])
+    rows = [
+        [
+            i + 1,
+            f"{r.cp:.0f}",
+            f"{r.drain:.0f}",
+            f"{r.write:.0f}",
+            f"{r.upload:.0f}",
+            r.status,
+            f"{r.upload / r.cp:.2f}",
+            f"{r.rss_growth_mib:.1f}",
+            f"{r.hwm_growth_mib:.1f}",
+        ]
+        for i, r in enumerate(res.reps)
+    ]
+    rows.append(
+        [
+            "**median**",
+            *(f"{res.med(n):.0f}" for n in ("cp", "drain", "write", "upload")),
+            "",
+            f"**{res.ratio:.2f}**",
+            f"max {res.rss_growth_max:.1f}",
+            "",
+        ]
+    )
     table = common.md_table(
-        ["rep", "cp MiB/s", "uvicorn drain MiB/s", "uvicorn write MiB/s", "vsrc upload MiB/s", "HTTP",
-         "upload/cp", "server RSS growth MiB", "VmHWM growth MiB"],
+        [
+            "rep",
+            "cp MiB/s",
+            "uvicorn drain MiB/s",
+            "uvicorn write MiB/s",
+            "vsrc upload MiB/s",
+            "HTTP",
+            "upload/cp",
+            "server RSS growth MiB",
+            "VmHWM growth MiB",
+        ],
         rows,
     )
     ok_ratio = res.ratio >= TARGET_RATIO
     ok_rss = res.rss_growth_max < TARGET_RSS_MIB
-    return "\n".join([
-        f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
-        f"{res.load_end:.2f} at end",
-        f"file: {res.file_bytes / MIB:.0f} MiB real H.264 MP4, client {res.client}, {len(res.reps)} reps",
-        "",
-        table,
-        "",
-        f"- upload/cp = {res.ratio:.2f} (target >= {TARGET_RATIO}): {'MET' if ok_ratio else 'MISSED'}",
-        f"- per-repetition upload/cp: {min(r.upload / r.cp for r in res.reps):.2f} .. "
-        f"{max(r.upload / r.cp for r in res.reps):.2f} (median "
-        f"{common.median([r.upload / r.cp for r in res.reps]):.2f})",
-        f"- upload/uvicorn-drain = {res.med('upload') / res.med('drain'):.2f}, "
-        f"upload/uvicorn-write = {res.med('upload') / res.med('write'):.2f}",
-        f"- peak server RSS growth {res.rss_growth_max:.1f} MiB (target < {TARGET_RSS_MIB:.0f}): "
-        f"{'MET' if ok_rss else 'MISSED'}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
+            f"{res.load_end:.2f} at end",
+            f"file: {res.file_bytes / MIB:.0f} MiB real H.264 MP4, client {res.client}, {len(res.reps)} reps",
+            "",
+            table,
+            "",
+            f"- upload/cp = {res.ratio:.2f} (target >= {TARGET_RATIO}): {'MET' if ok_ratio else 'MISSED'}",
+            f"- per-repetition upload/cp: {min(r.upload / r.cp for r in res.reps):.2f} .. "
+            f"{max(r.upload / r.cp for r in res.reps):.2f} (median "
+            f"{common.median([r.upload / r.cp for r in res.reps]):.2f})",
+            f"- upload/uvicorn-drain = {res.med('upload') / res.med('drain'):.2f}, "
+            f"upload/uvicorn-write = {res.med('upload') / res.med('write'):.2f}",
+            f"- peak server RSS growth {res.rss_growth_max:.1f} MiB (target < {TARGET_RSS_MIB:.0f}): "
+            f"{'MET' if ok_rss else 'MISSED'}",
+            "",
+        ]
+    )
 
 
 def main() -> None:
@@ -186,8 +227,13 @@ def main() -> None:
     parser.add_argument("--client", choices=sorted(CLIENTS), default=default_client)
     parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
-                        help="first wait up to this long for the load average to drop below CPUs/2")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="first wait up to this long for the load average to drop below CPUs/2",
+    )
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
     if args.workdir:

@@ -43,10 +43,25 @@ def upload_curl(url: str, key: str, path: Path, *, title: str = "bench upload") 
     assert curl is not None
     start = time.perf_counter()
     done = subprocess.run(
-        [curl, "-sS", "-w", "\n%{http_code}", "-H", f"Authorization: Bearer {key}",
-         "-F", f"file=@{path};type=video/mp4", "-F", f"title={title}", "-F", "tags=bench",
-         url],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            curl,
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            f"Authorization: Bearer {key}",
+            "-F",
+            f"file=@{path};type=video/mp4",
+            "-F",
+            f"title={title}",
+            "-F",
+            "tags=bench",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     seconds = time.perf_counter() - start
     body, _, code = done.stdout.rpartition("\n")
@@ -59,8 +74,10 @@ def _framing(path: Path, boundary: str, fields: dict[str, str]) -> tuple[bytes, 
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         for name, value in fields.items()
     )
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
-             "Content-Type: video/mp4\r\n\r\n")
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    )
     return head.encode(), f"\r\n--{boundary}--\r\n".encode()
 
 

@@ -22,16 +22,33 @@ from bench.api import TARGET_P95_MS, endpoints, prepare
 from bench.common import percentile
 from bench.load import run_load
 
-VARIANTS = ["none", "search-count", "list-count", "deps", "search-count,list-count,deps",
-            "search-count,list-count,deps,workers2"]
+VARIANTS = [
+    "none",
+    "list-count",
+    "deps",
+    "list-count,deps",
+    "list-count,deps,workers2",
+]
 
 
 def variant_server(env: dict[str, str], variant: str) -> common.ServerProcess:
     """``variant``: comma-separated BENCH_PATCHES, plus ``workers2`` for two uvicorn processes."""
     parts = [p for p in variant.split(",") if p not in ("none", "workers2")]
     port = common.free_port()
-    argv = [sys.executable, "-m", "uvicorn", "bench.whatif_app:create", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--proxy-headers"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.whatif_app:create",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--proxy-headers",
+    ]
     if "workers2" in variant.split(","):
         argv += ["--workers", "2"]
     return common.ServerProcess(argv, {**env, "BENCH_PATCHES": ",".join(parts)}, port)
@@ -50,21 +67,40 @@ def run(workdir: Path, levels: list[int], seconds: float, variants: list[str], r
             for concurrency in levels:
                 for name, plist in paths.items():
                     for variant, server in servers.items():  # interleaved: variants share the noise
-                        load = run_load(server.url, plist, headers=auth, concurrency=concurrency,
-                                        seconds=seconds)
+                        load = run_load(
+                            server.url, plist, headers=auth, concurrency=concurrency, seconds=seconds
+                        )
                         latencies[variant, concurrency, name] += load.latencies_ms
                         counts[variant, concurrency, name] += load.requests
     rows: list[list[object]] = []
     for (variant, concurrency, name), lat in latencies.items():
         p95 = percentile(lat, 95)
         rps = counts[variant, concurrency, name] / (seconds * rounds)
-        rows.append([variant, concurrency, name, f"{rps:.0f}", f"{percentile(lat, 50):.1f}", f"{p95:.1f}",
-                     "MET" if p95 < TARGET_P95_MS else "MISSED"])
+        rows.append(
+            [
+                variant,
+                concurrency,
+                name,
+                f"{rps:.0f}",
+                f"{percentile(lat, 50):.1f}",
+                f"{p95:.1f}",
+                "MET" if p95 < TARGET_P95_MS else "MISSED",
+            ]
+        )
     rows.sort(key=lambda r: (r[1], list(paths).index(str(r[2])), variants.index(str(r[0]))))
-    header = ["patches", "concurrency", "endpoint", "req/s", "p50 ms", "p95 ms",
-              f"p95 < {TARGET_P95_MS:.0f} ms"]
-    return (f"machine: {result.machine}; {result.date}; {rounds} interleaved rounds of {seconds:g}s each\n\n"
-            f"{common.md_table(header, rows)}\n")
+    header = [
+        "patches",
+        "concurrency",
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        f"p95 < {TARGET_P95_MS:.0f} ms",
+    ]
+    return (
+        f"machine: {result.machine}; {result.date}; {rounds} interleaved rounds of {seconds:g}s each\n\n"
+        f"{common.md_table(header, rows)}\n"
+    )
 
 
 def main() -> None:
@@ -76,8 +112,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=VARIANTS)
     parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
-                        help="first wait up to this long for the load average to drop below CPUs/2")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="first wait up to this long for the load average to drop below CPUs/2",
+    )
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
     levels = [int(c) for c in args.concurrency.split(",")]

@@ -3,8 +3,8 @@
 Served by uvicorn as a factory (``bench.whatif_app:create``); ``BENCH_PATCHES`` (comma-separated)
 selects the fixes. Nothing here is used by VSRC itself; each patch mirrors a proposed src change:
 
-- ``search-count``: ``search_media`` counts matches from ``media_tags`` alone (the tag ids are
-  already the account's), instead of counting ``media WHERE account_id AND id IN (...)``.
+(The former ``search-count`` patch, counting search matches on ``media_tags`` alone, is now the real
+``search_media``.)
 - ``list-count``: list totals come from an O(1) lookup (a per-account, per-status counter); here
   the exact count is computed once per process and reused, which costs what a counter row would.
 - ``deps``: ``get_state`` becomes ``async def`` (no thread-pool hop for an attribute read) and the
@@ -23,21 +23,22 @@ from sqlalchemy.orm import Session, selectinload
 from vsrc.api import deps
 from vsrc.api.app import create_app
 from vsrc.config import load_settings
-from vsrc.db.models import Media, Tag, media_tags
+from vsrc.db.models import Media
 from vsrc.errors import AuthError, ValidationFailed
 from vsrc.services import keys
 from vsrc.services import media as media_service
-from vsrc.services.media import ENCODING_STATUSES, MATCH_MODES, Page, check_paging
-from vsrc.services.tags import parse_tags
+from vsrc.services.media import ENCODING_STATUSES, Page, check_paging
 
 _totals: dict[tuple[int, str | None], int] = {}
 
 
 def _page_of(session: Session, query: Select[Any], *, page: int, limit: int, total: int) -> Page:
     """``_paginate`` with the total already known (same id query and eager tag load)."""
-    ids = list(session.scalars(
-        query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit).offset((page - 1) * limit)
-    ))
+    ids = list(
+        session.scalars(
+            query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit).offset((page - 1) * limit)
+        )
+    )
     if not ids:
         return Page([], page, limit, total)
     rows = session.scalars(select(Media).where(Media.id.in_(ids)).options(selectinload(Media.tags)))
@@ -45,8 +46,9 @@ def _page_of(session: Session, query: Select[Any], *, page: int, limit: int, tot
     return Page([by_id[i] for i in ids if i in by_id], page, limit, total)
 
 
-def list_media_counted(session: Session, *, account_id: int, page: int = 1, limit: int = 20,
-                       status: str | None = None) -> Page:
+def list_media_counted(
+    session: Session, *, account_id: int, page: int = 1, limit: int = 20, status: str | None = None
+) -> Page:
     check_paging(page, limit)
     if status is not None and status not in ENCODING_STATUSES:
         raise ValidationFailed.field("encodingStatus", f"must be one of {', '.join(ENCODING_STATUSES)}")
@@ -57,32 +59,6 @@ def list_media_counted(session: Session, *, account_id: int, page: int = 1, limi
     if key not in _totals:
         _totals[key] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return _page_of(session, query, page=page, limit=limit, total=_totals[key])
-
-
-def search_media_tagcount(session: Session, *, account_id: int, tags: str | None, match: str = "any",
-                          page: int = 1, limit: int = 20) -> Page:
-    """``search_media`` whose total is counted from ``media_tags`` alone (the proposed fix)."""
-    check_paging(page, limit)
-    if match not in MATCH_MODES:
-        raise ValidationFailed.field("match", "must be 'any' or 'all'")
-    if tags is not None and len(tags) > 500:
-        raise ValidationFailed.field("tags", "tags must be at most 500 characters")
-    keys_ = [n.lower() for n in parse_tags(tags)]
-    if not keys_:
-        raise ValidationFailed.field("tags", "at least one tag is required")
-    tag_ids = list(session.scalars(
-        select(Tag.id).where(Tag.account_id == account_id, Tag.name_key.in_(keys_))
-    ))
-    if len(tag_ids) < (len(keys_) if match == "all" else 1):
-        return Page([], page, limit, 0)
-    matching = select(media_tags.c.media_id).where(media_tags.c.tag_id.in_(tag_ids))
-    if match == "all":
-        matching = matching.group_by(media_tags.c.media_id).having(func.count() == len(tag_ids))
-    else:
-        matching = matching.group_by(media_tags.c.media_id)
-    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    query = select(Media.id).where(Media.account_id == account_id, Media.id.in_(matching))
-    return _page_of(session, query, page=page, limit=limit, total=total)
 
 
 async def get_state_async(request: Request) -> deps.AppState:
@@ -102,11 +78,9 @@ def principal_same_session(
 
 def create() -> FastAPI:
     patches = {p.strip() for p in os.environ.get("BENCH_PATCHES", "").split(",") if p.strip()}
-    unknown = patches - {"search-count", "list-count", "deps"}
+    unknown = patches - {"list-count", "deps"}
     if unknown:
         raise SystemExit(f"unknown BENCH_PATCHES: {sorted(unknown)}")
-    if "search-count" in patches:
-        media_service.search_media = search_media_tagcount
     if "list-count" in patches:
         media_service.list_media = list_media_counted
     app = create_app(load_settings())

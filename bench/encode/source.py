@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from vsrc.media.commands import ffmpeg_exe
+from bench.common import cached_ffmpeg
 
 
 def make_source(cache: Path, *, seconds: int, crf: int, size: str = "1920x1080", rate: int = 30) -> Path:
@@ -14,19 +13,9 @@ def make_source(cache: Path, *, seconds: int, crf: int, size: str = "1920x1080",
     The noise (``alls=20:allf=t+u``) changes every frame, so the ladder encode works as hard as on
     grainy footage. ``ultrafast`` keeps the source cheap to decode (no CABAC, no B-frames).
     """
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"encode_src_{size}_{rate}fps_{seconds}s_crf{crf}.mp4"
-    if path.exists() and path.stat().st_size > 0:
-        return path
-    tmp = path.with_suffix(".tmp.mp4")
-    subprocess.run(
+    return cached_ffmpeg(
+        cache / f"encode_src_{size}_{rate}fps_{seconds}s_crf{crf}.mp4",
         [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-y",
             "-f",
             "lavfi",
             "-i",
@@ -52,10 +41,6 @@ def make_source(cache: Path, *, seconds: int, crf: int, size: str = "1920x1080",
             "-shortest",
             "-movflags",
             "+faststart",
-            str(tmp),
         ],
-        check=True,
         timeout=1800,
     )
-    tmp.rename(path)
-    return path

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from vsrc.media.commands import ffmpeg_exe
+from bench.common import cached_ffmpeg
 
 
 def make_publish_source(cache: Path, *, seconds: int = 20) -> Path:
@@ -14,19 +13,9 @@ def make_publish_source(cache: Path, *, seconds: int = 20) -> Path:
     No B-frames (``-bf 0``): decode order is presentation order, so a packet's FLV timestamp is
     its capture time, which the latency measurement relies on.
     """
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"live_src_720p30_3M_{seconds}s.flv"
-    if path.exists() and path.stat().st_size > 0:
-        return path
-    tmp = path.with_suffix(".tmp.flv")
-    subprocess.run(
+    return cached_ffmpeg(
+        cache / f"live_src_720p30_3M_{seconds}s.flv",
         [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-y",
             "-f",
             "lavfi",
             "-i",
@@ -66,10 +55,6 @@ def make_publish_source(cache: Path, *, seconds: int = 20) -> Path:
             "-shortest",
             "-f",
             "flv",
-            str(tmp),
         ],
-        check=True,
         timeout=900,
     )
-    tmp.rename(path)
-    return path

@@ -214,6 +214,23 @@ def poster_time(duration: float, fraction: float = 0.1) -> float:
     return max(0.0, min(duration * fraction, duration - 0.1))
 
 
+def _jpeg_output(quality: int, out_path: str | os.PathLike[str]) -> list[str]:
+    """Output options writing exactly one JPEG (``quality``: mjpeg ``-q:v``, 2 best .. 31 worst)."""
+    return [
+        "-an",
+        "-sn",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        str(quality),
+        "-f",
+        "image2",
+        "-update",
+        "1",
+        os.path.abspath(os.fspath(out_path)),
+    ]
+
+
 def build_poster_command(
     *,
     ffmpeg: str,
@@ -251,17 +268,7 @@ def build_poster_command(
     argv += [
         "-vf",
         ",".join(filters),
-        "-an",
-        "-sn",
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        str(quality),
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        os.path.abspath(os.fspath(out_path)),
+        *_jpeg_output(quality, out_path),
     ]
     return argv
 
@@ -299,16 +306,6 @@ def build_storyboard_command(
         vf,
         "-frames:v",
         "1",
-        "-an",
-        "-sn",
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        str(quality),
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        os.path.abspath(os.fspath(out_path)),
+        *_jpeg_output(quality, out_path),
     ]
     return argv
