@@ -25,6 +25,7 @@ from vsrc.api.app import create_app
 from vsrc.config import Settings
 from vsrc.db.migrate import upgrade
 from vsrc.db.session import make_engine, make_session_factory, transaction
+from vsrc.runtime import Runtime
 from vsrc.services.defaults import ensure_defaults
 from vsrc.services.keys import create_key
 
@@ -89,6 +90,7 @@ class Server:
     settings: Settings
     thread: threading.Thread
     server: uvicorn.Server
+    runtime: Runtime
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -162,7 +164,8 @@ def start_server(
     with transaction(sessions_for(settings.sqlalchemy_url)) as session:
         ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
     port = port or free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    runtime = Runtime(settings)
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -171,7 +174,7 @@ def start_server(
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    return Server(f"http://127.0.0.1:{port}", settings, thread, server)
+    return Server(f"http://127.0.0.1:{port}", settings, thread, server, runtime)
 
 
 def stop_server(server: Server) -> None:

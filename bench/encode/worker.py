@@ -16,15 +16,14 @@ def main() -> None:
     parser.add_argument("--max-delay", type=float, required=True)
     args = parser.parse_args()
 
-    from vsrc.cli import _logging, _settings
-    from vsrc.tasks.context import build_context
-    from vsrc.tasks.queue import build_queue
+    from vsrc.cli import _logging, _runtime
     from vsrc.tasks.recovery import requeue_stale
 
-    settings = _settings()
+    runtime = _runtime()
+    settings = runtime.settings
     _logging(settings)
-    queue = build_queue(settings)
-    requeue_stale(build_context(settings), queue.enqueue_encode)
+    queue = runtime.queue
+    requeue_stale(runtime, queue.enqueue_encode)
     consumer = queue.huey.create_consumer(
         workers=settings.workers, worker_type="thread", check_worker_health=True, max_delay=args.max_delay
     )

@@ -12,10 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.config import Settings, load_settings
 from vsrc.errors import VsrcError
+from vsrc.runtime import Runtime
 
 app = typer.Typer(help="VSRC - self-hostable video platform.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -41,21 +41,22 @@ def _logging(settings: Settings) -> None:
 
 def _migrate(settings: Settings) -> None:
     from vsrc.db.migrate import upgrade
-    from vsrc.db.session import make_engine, make_session_factory, transaction
+    from vsrc.db.session import transaction
     from vsrc.services.defaults import ensure_defaults
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
-    engine = make_engine(settings.sqlalchemy_url)
-    with transaction(make_session_factory(engine)) as session:
-        ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url, region=settings.rtmp_region)
-    engine.dispose()
+    runtime = Runtime(settings)
+    try:
+        with transaction(runtime.sessions) as session:
+            ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url, region=settings.rtmp_region)
+    finally:
+        runtime.close()
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    from vsrc.db.session import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(settings.sqlalchemy_url))
+def _runtime() -> Runtime:
+    """This command's composition root (docs/architecture.md#composition-root)."""
+    return Runtime(_settings())
 
 
 @app.command()
@@ -88,14 +89,13 @@ def api() -> None:
 @app.command()
 def worker() -> None:
     """Run the task-queue consumer (VOD encoding, thumbnails)."""
-    from vsrc.tasks.context import build_context
-    from vsrc.tasks.queue import build_queue
     from vsrc.tasks.recovery import requeue_stale
 
-    settings = _settings()
+    runtime = _runtime()
+    settings = runtime.settings
     _logging(settings)
-    queue = build_queue(settings)
-    requeue_stale(build_context(settings), queue.enqueue_encode)
+    queue = runtime.queue
+    requeue_stale(runtime, queue.enqueue_encode)
     # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up to
     # that long before its encode starts (bench/encode measured it). Cap it instead.
     consumer = queue.huey.create_consumer(
@@ -116,20 +116,20 @@ def ingest(
 
     from vsrc.ingest.service import run_ingest
 
-    settings = _settings()
-    _logging(settings)
+    runtime = _runtime()
+    _logging(runtime.settings)
     if server_id is None:
         from sqlalchemy import select
 
         from vsrc.db.models import RtmpServer
         from vsrc.db.session import transaction
 
-        with transaction(_sessions(settings)) as session:
+        with transaction(runtime.sessions) as session:
             server_id = session.scalar(select(RtmpServer.id).order_by(RtmpServer.id).limit(1))
         if server_id is None:
             err.print("[red]error:[/red] no RTMP server: run 'vsrc migrate' or 'vsrc servers add'")
             raise typer.Exit(2)
-    asyncio.run(run_ingest(settings, server_id=server_id))
+    asyncio.run(run_ingest(runtime, server_id=server_id))
 
 
 @app.command()
@@ -164,10 +164,10 @@ def doctor() -> None:
     """Check ffmpeg, the database, storage and the queue; print what is wrong."""
     from vsrc.doctor import run_checks
 
-    settings = _settings()
+    runtime = _runtime()
     problems = 0
     out = Console(width=200, soft_wrap=True)
-    for name, ok, detail in run_checks(settings):
+    for name, ok, detail in run_checks(runtime):
         mark = "[green]  ok[/green]" if ok else "[red]FAIL[/red]"
         out.print(f"{mark}  {name}: {detail}", highlight=False)
         problems += not ok
@@ -184,9 +184,8 @@ def keys_create(
     from vsrc.db.session import transaction
     from vsrc.services.keys import create_key
 
-    settings = _settings()
     try:
-        with transaction(_sessions(settings)) as session:
+        with transaction(_runtime().sessions) as session:
             created = create_key(session, name=name, permission=permission, account_email=account)
     except VsrcError as exc:
         err.print(f"[red]error:[/red] {exc.message} {getattr(exc, 'errors', '')}")
@@ -202,9 +201,8 @@ def keys_list() -> None:
     from vsrc.services.keys import list_keys
     from vsrc.timeutil import iso_ms
 
-    settings = _settings()
     table = Table("prefix", "name", "permission", "account", "created", "last used", "revoked")
-    with transaction(_sessions(settings)) as session:
+    with transaction(_runtime().sessions) as session:
         for key, email in list_keys(session):
             table.add_row(
                 key.prefix,
@@ -224,9 +222,8 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (or
     from vsrc.db.session import transaction
     from vsrc.services.keys import revoke_key
 
-    settings = _settings()
     try:
-        with transaction(_sessions(settings)) as session:
+        with transaction(_runtime().sessions) as session:
             key = revoke_key(session, prefix=prefix)
     except VsrcError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
@@ -244,11 +241,11 @@ def servers_add(
     from vsrc.db.models import RtmpServer
     from vsrc.db.session import transaction
 
-    settings = _settings()
+    runtime = _runtime()
     if not rtmp_url.startswith(("rtmp://", "rtmps://")):
         err.print("[red]error:[/red] --rtmp-url must start with rtmp:// or rtmps://")
         raise typer.Exit(2)
-    with transaction(_sessions(settings)) as session:
+    with transaction(runtime.sessions) as session:
         server = RtmpServer(name=name, region=region, rtmp_url=rtmp_url.rstrip("/"), status="offline")
         session.add(server)
         session.flush()
@@ -265,9 +262,8 @@ def servers_list() -> None:
     from vsrc.db.session import transaction
     from vsrc.timeutil import iso_ms
 
-    settings = _settings()
     table = Table("id", "name", "region", "rtmp url", "status", "last heartbeat")
-    with transaction(_sessions(settings)) as session:
+    with transaction(_runtime().sessions) as session:
         for s in session.scalars(select(RtmpServer).order_by(RtmpServer.id)):
             beat = iso_ms(s.last_heartbeat_at) if s.last_heartbeat_at else "-"
             table.add_row(str(s.id), s.name, s.region, s.rtmp_url, s.status, beat)

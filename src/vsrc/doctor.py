@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 from sqlalchemy import text
 
-from vsrc.config import Settings
+from vsrc.runtime import Runtime
 
 Check = tuple[str, bool, str]
 
 
-def _ffmpeg(settings: Settings) -> Check:
+def _ffmpeg(runtime: Runtime) -> Check:
+    settings = runtime.settings
     try:
         out = subprocess.run(
             [settings.ffmpeg_path, "-hide_banner", "-encoders"],
@@ -29,14 +30,11 @@ def _ffmpeg(settings: Settings) -> Check:
     return "ffmpeg", True, settings.ffmpeg_path
 
 
-def _database(settings: Settings) -> Check:
-    from vsrc.db.session import make_engine
-
+def _database(runtime: Runtime) -> Check:
+    settings = runtime.settings
     try:
-        engine = make_engine(settings.sqlalchemy_url)
-        with engine.connect() as conn:
+        with runtime.engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        engine.dispose()
     except Exception as exc:  # any driver error is a finding to print, not a crash
         return "database", False, f"{exc.__class__.__name__}: {exc} (did you run 'vsrc migrate'?)"
     from alembic.script import ScriptDirectory
@@ -50,8 +48,8 @@ def _database(settings: Settings) -> Check:
     return "database", True, f"{where} at revision {version}"
 
 
-def _storage(settings: Settings) -> Check:
-    root = settings.storage_root
+def _storage(runtime: Runtime) -> Check:
+    root = runtime.settings.storage_root
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".doctor"
@@ -65,16 +63,15 @@ def _storage(settings: Settings) -> Check:
     return "storage", True, f"{root} ({free // 1024**3} GiB free)"
 
 
-def _queue(settings: Settings) -> Check:
-    from vsrc.tasks.queue import create_huey
-
+def _queue(runtime: Runtime) -> Check:
+    settings = runtime.settings
     try:
-        pending = create_huey(settings).pending_count()
+        pending = runtime.queue.pending_count()
     except Exception as exc:  # any backend error is a finding to print
         return "queue", False, f"{exc.__class__.__name__}: {exc}"
     return "queue", True, f"{settings.redis_url or settings.queue_path} ({pending} pending)"
 
 
-def run_checks(settings: Settings) -> Iterator[Check]:
+def run_checks(runtime: Runtime) -> Iterator[Check]:
     for check in (_ffmpeg, _database, _storage, _queue):
-        yield check(settings)
+        yield check(runtime)

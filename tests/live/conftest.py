@@ -75,7 +75,7 @@ def publish(
 def start_ingest(server: Server) -> LiveStack:
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="ingest-loop").start()
-    ingest = LiveIngest(server.settings, server_id=1, port=0)
+    ingest = LiveIngest(server.runtime, server_id=1, port=0)
     asyncio.run_coroutine_threadsafe(ingest.start(), loop).result(timeout=30)
     return LiveStack(server, ingest, loop)
 

@@ -15,11 +15,8 @@ from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
 from vsrc.api.routes import analytics, health, hooks, live, media, playback, player, profiles
-from vsrc.config import Settings
-from vsrc.db.session import make_engine, make_session_factory
+from vsrc.runtime import Runtime
 from vsrc.services.analytics import AnalyticsIngest
-from vsrc.storage import LocalStorage
-from vsrc.tasks.queue import build_queue
 
 DESCRIPTION = """VSRC (Video Streaming & Recording Cloud) Public API for customer-facing video operations.
 
@@ -28,15 +25,15 @@ All API requests require authentication using an API key in the Authorization he
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for ``settings``; the database must already be migrated (``vsrc migrate``)."""
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the app on ``runtime``; the database must already be migrated (``vsrc migrate``)."""
+    settings = runtime.settings
     logging.getLogger("vsrc").setLevel(settings.log_level)
-    engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        runtime.close()
 
     app = FastAPI(
         title="VSRC Public API",
@@ -45,15 +42,11 @@ def create_app(settings: Settings) -> FastAPI:
         redirect_slashes=False,
         lifespan=lifespan,
     )
-    sessions = make_session_factory(engine)
     storage_uri = settings.redis_url or "memory://"
     app.state.vsrc = AppState(
-        settings=settings,
-        sessions=sessions,
-        storage=LocalStorage(settings.storage_root),
-        queue=build_queue(settings),
+        runtime=runtime,
         analytics=AnalyticsIngest(
-            sessions,
+            runtime.sessions,
             ip_limit=settings.analytics_ip_limit,
             session_limit=settings.analytics_session_limit,
             retention_days=settings.analytics_retention_days,
@@ -64,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Player analytics have their own per-IP and per-session limits (many viewers share one NAT).
     app.add_middleware(
         RateLimitMiddleware,
-        limit=settings.rate_limit_item,
+        limit=settings.rate_limit,
         storage_uri=storage_uri,
         exempt=("/api/analytics/",),
     )
@@ -96,6 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The app for the settings in the environment (uvicorn's ``--factory`` entry point)."""
-    from vsrc.config import load_settings
+    from vsrc.runtime import runtime_from_env
 
-    return create_app(load_settings())
+    return create_app(runtime_from_env())

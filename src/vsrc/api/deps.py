@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vsrc.config import Settings
 from vsrc.db.session import transaction
 from vsrc.errors import AuthError
+from vsrc.runtime import Runtime
 from vsrc.services import keys
 from vsrc.services.analytics import AnalyticsIngest
 from vsrc.storage import Storage
@@ -20,13 +21,27 @@ from vsrc.tasks.queue import TaskQueue
 
 @dataclass
 class AppState:
-    """Everything the app holds for its lifetime (on ``app.state.vsrc``)."""
+    """Everything the app holds for its lifetime (on ``app.state.vsrc``): the process's runtime and
+    what only the API needs."""
 
-    settings: Settings
-    sessions: sessionmaker[Session]
-    storage: Storage
-    queue: TaskQueue
+    runtime: Runtime
     analytics: AnalyticsIngest
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    @property
+    def storage(self) -> Storage:
+        return self.runtime.storage
+
+    @property
+    def queue(self) -> TaskQueue:
+        return self.runtime.queue
 
 
 def get_state(request: Request) -> AppState:

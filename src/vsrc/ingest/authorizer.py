@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vsrc.db.session import transaction
 from vsrc.errors import PublishDenied
 from vsrc.ingest.interfaces import PublishGrant
 from vsrc.ingest.rtmp.errors import PublishRejected
 from vsrc.services import live, recordings
-from vsrc.tasks.context import WorkerContext
-from vsrc.tasks.queue import TaskQueue
 from vsrc.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from vsrc.runtime import Runtime
 
 log = logging.getLogger("vsrc.ingest")
 
@@ -31,10 +33,10 @@ def stream_of_recording(path: Path) -> str:
 class DbAuthorizer:
     """Checks keys against the live_streams table for one RTMP server; finalises recordings."""
 
-    def __init__(self, ctx: WorkerContext, queue: TaskQueue, *, server_id: int) -> None:
-        self.ctx, self.queue, self.server_id = ctx, queue, server_id
+    def __init__(self, runtime: Runtime, *, server_id: int) -> None:
+        self.ctx, self.server_id = runtime, server_id
         # One folder per ingest server: a restarting ingest only recovers its own recordings.
-        self.recordings_dir = ctx.settings.data_dir / "recordings" / str(server_id)
+        self.recordings_dir = runtime.settings.data_dir / "recordings" / str(server_id)
         self.active: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -75,7 +77,7 @@ class DbAuthorizer:
             self.ctx.sessions, self.ctx.storage, stream_id=stream_id, recording=recording
         )
         if media is not None:
-            self.queue.enqueue_encode(media.public_id)
+            self.ctx.queue.enqueue_encode(media.public_id)
             log.info("recording of %s stored as %s", stream_id, media.public_id)
 
     def recover(self) -> None:

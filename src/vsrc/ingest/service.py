@@ -8,15 +8,13 @@ import logging
 import signal
 from pathlib import Path
 
-from vsrc.config import Settings
 from vsrc.db.session import transaction
 from vsrc.ingest.authorizer import DbAuthorizer
 from vsrc.ingest.interfaces import PublishGrant
 from vsrc.ingest.packager import LivePackager
 from vsrc.ingest.server import RtmpServer
+from vsrc.runtime import Runtime
 from vsrc.services import live
-from vsrc.tasks.context import WorkerContext, build_context
-from vsrc.tasks.queue import build_queue
 
 log = logging.getLogger("vsrc.ingest")
 
@@ -26,11 +24,11 @@ HEARTBEAT_SECONDS = 5.0
 class LiveIngest:
     """The RTMP server wired to the database, the packager and the encode queue."""
 
-    def __init__(self, settings: Settings, *, server_id: int, port: int | None = None) -> None:
-        self.settings = settings
-        self.ctx: WorkerContext = build_context(settings)
+    def __init__(self, runtime: Runtime, *, server_id: int, port: int | None = None) -> None:
+        self.settings = settings = runtime.settings
+        self.ctx = runtime
         self.server_id = server_id
-        self.authorizer = DbAuthorizer(self.ctx, build_queue(settings), server_id=server_id)
+        self.authorizer = DbAuthorizer(runtime, server_id=server_id)
         self.rtmp = RtmpServer(
             self.authorizer,
             self.make_sink,
@@ -77,9 +75,9 @@ class LiveIngest:
                 log.exception("ingest heartbeat failed")
 
 
-async def run_ingest(settings: Settings, *, server_id: int) -> None:
+async def run_ingest(runtime: Runtime, *, server_id: int) -> None:
     """Serve until SIGINT/SIGTERM."""
-    ingest = LiveIngest(settings, server_id=server_id)
+    ingest = LiveIngest(runtime, server_id=server_id)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

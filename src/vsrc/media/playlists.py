@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import m3u8
 
 from vsrc.media.commands import MASTER_PLAYLIST, SEGMENT_TEMPLATE, VARIANT_PLAYLIST
 from vsrc.media.h264 import avc_codec_string, avc_codec_string_from_sps, x264_profile_for_preset
@@ -47,8 +48,6 @@ __all__ = [
 
 AAC_LC_CODEC = "mp4a.40.2"
 REQUIRED_MASTER_ATTRIBUTES: tuple[str, ...] = ("BANDWIDTH", "AVERAGE-BANDWIDTH", "RESOLUTION", "CODECS")
-
-_ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +81,18 @@ def render_master(variants: Sequence[MasterVariant]) -> str:
 def missing_master_attributes(text: str) -> set[str]:
     """Required attributes (:data:`REQUIRED_MASTER_ATTRIBUTES`) that some variant of the master
     playlist ``text`` lacks; ``{"EXT-X-STREAM-INF"}`` when it lists no variant."""
-    infos = [line for line in text.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
-    if not infos:
+    variants = m3u8.loads(text).playlists
+    if not variants:
         return {"EXT-X-STREAM-INF"}
     missing: set[str] = set()
-    for line in infos:
-        attrs = {k: v.strip('"') for k, v in _ATTR_RE.findall(line.split(":", 1)[1])}
+    for variant in variants:
+        info = variant.stream_info
+        attrs = {
+            "BANDWIDTH": info.bandwidth,
+            "AVERAGE-BANDWIDTH": info.average_bandwidth,
+            "RESOLUTION": info.resolution,
+            "CODECS": info.codecs,
+        }
         missing.update(a for a in REQUIRED_MASTER_ATTRIBUTES if not attrs.get(a))
     return missing
 
@@ -119,25 +124,18 @@ def measure_playlist(playlist: str | os.PathLike[str]) -> tuple[int, int] | None
     peak unless all are that short. None when nothing can be measured."""
     path = Path(playlist)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        parsed = m3u8.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
     segments: list[tuple[float, int]] = []
-    pending: float | None = None
-    for line in lines:
-        line = line.strip()
-        if line.startswith("#EXTINF:"):
-            try:
-                pending = float(line[len("#EXTINF:") :].split(",", 1)[0])
-            except ValueError:
-                pending = None
-        elif line and not line.startswith("#") and pending is not None:
-            try:
-                size = (path.parent / line).stat().st_size
-            except OSError:
-                return None
-            segments.append((pending, size))
-            pending = None
+    for segment in parsed.segments:
+        if segment.duration is None or not segment.uri:
+            continue
+        try:
+            size = (path.parent / segment.uri).stat().st_size
+        except OSError:
+            return None
+        segments.append((float(segment.duration), size))
     total_time = sum(d for d, _ in segments)
     if not segments or total_time <= 0:
         return None

@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,10 @@ from vsrc.media.probe import SourceInfo, probe
 from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
-from vsrc.tasks.context import WorkerContext
+
+if TYPE_CHECKING:
+    from vsrc.runtime import Runtime
+
 
 log = logging.getLogger("vsrc.tasks.encode")
 
@@ -40,7 +44,7 @@ def time_limit(duration: float) -> float:
     return 300 + 20 * max(duration, 1)
 
 
-def run_encode_job(ctx: WorkerContext, public_id: str, *, retries_left: int) -> None:
+def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
     """Encode ``public_id``; raises only to ask the queue for a retry."""
     with transaction(ctx.sessions) as session:
         media = encoding.claim(session, public_id=public_id, stale_after=ctx.settings.encode_stale_seconds)
@@ -84,7 +88,7 @@ def _profile_for(session: Session, media: Media) -> Profile:
     return profiles.to_profile(row or profiles.default_profile(session))
 
 
-def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
+def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
     source = ctx.storage.local_path(media.source_key)
     info = probe(source)
     rungs = ladder_for(info, profile)
@@ -114,9 +118,7 @@ def _encode(ctx: WorkerContext, media: Media, profile: Profile, out_dir: Path, t
         _thumbnails(ctx, info, rungs[-1], out_dir, thumbs)
 
 
-def _thumbnails(
-    ctx: WorkerContext, info: SourceInfo, smallest: PlannedRung, out_dir: Path, thumbs: Path
-) -> None:
+def _thumbnails(ctx: Runtime, info: SourceInfo, smallest: PlannedRung, out_dir: Path, thumbs: Path) -> None:
     """Poster and storyboard from the smallest rendition; a failure here leaves the video playable."""
     rendition = out_dir / smallest.name / "index.m3u8"
     ffmpeg = ctx.settings.ffmpeg_path
@@ -148,7 +150,7 @@ def _thumbnails(
 class _Heartbeat:
     """Refreshes the row's heartbeat every few seconds while ffmpeg runs (progress may stall)."""
 
-    def __init__(self, ctx: WorkerContext, media: Media) -> None:
+    def __init__(self, ctx: Runtime, media: Media) -> None:
         self.ctx, self.media = ctx, media
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"heartbeat-{media.id}", daemon=True)
@@ -171,7 +173,7 @@ class _Heartbeat:
         self.thread.join(timeout=HEARTBEAT_SECONDS + 5)
 
 
-def _beat(ctx: WorkerContext, media: Media, progress: int | None) -> None:
+def _beat(ctx: Runtime, media: Media, progress: int | None) -> None:
     with transaction(ctx.sessions) as session:
         if not encoding.heartbeat(
             session, media_id=media.id, attempt=media.encode_attempts, progress=progress
@@ -179,7 +181,7 @@ def _beat(ctx: WorkerContext, media: Media, progress: int | None) -> None:
             raise MediaGone()
 
 
-def _finish(ctx: WorkerContext, media: Media, status: str, error: str | None) -> None:
+def _finish(ctx: Runtime, media: Media, status: str, error: str | None) -> None:
     with transaction(ctx.sessions) as session:
         encoding.finish(session, media_id=media.id, attempt=media.encode_attempts, status=status, error=error)
 

@@ -1,33 +1,25 @@
-"""Huey task bodies: thin entry points that take ids and run in the worker's context."""
+"""Huey task bodies: thin entry points that take the process's runtime and ids.
+
+``vsrc.tasks.queue`` registers them bound to a ``Runtime``; nothing here imports the queue module.
+"""
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
-
-from vsrc.tasks.context import worker_context
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vsrc.tasks.queue import TaskQueue
+    from vsrc.runtime import Runtime
 
 
-def encode_media(media_id: str, task: Any = None) -> None:
+def encode_media(runtime: Runtime, media_id: str, *, retries_left: int) -> None:
     """Encode one media item to adaptive HLS (see ``vsrc.tasks.encode_job``)."""
     from vsrc.tasks.encode_job import run_encode_job
 
-    run_encode_job(worker_context(), media_id, retries_left=int(getattr(task, "retries", 0) or 0))
+    run_encode_job(runtime, media_id, retries_left=retries_left)
 
 
-@functools.cache
-def _queue() -> TaskQueue:
-    """This worker process's handle on the queue, for jobs that enqueue other jobs."""
-    from vsrc.tasks.queue import build_queue
-
-    return build_queue(worker_context().settings)
-
-
-def requeue_stale() -> None:
+def requeue_stale(runtime: Runtime) -> None:
     """Every minute: hand encodes of dead workers back to the queue."""
     from vsrc.tasks.recovery import requeue_stale as requeue
 
-    requeue(worker_context(), _queue().enqueue_encode)
+    requeue(runtime, runtime.queue.enqueue_encode)

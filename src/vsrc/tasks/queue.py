@@ -1,16 +1,23 @@
 """The Huey instance (SQLite by default, Redis when ``VSRC_REDIS_URL`` is set) and its tasks.
 
-Tasks take ids only and are enqueued after the transaction that created their row commits.
+Tasks take ids only and are enqueued after the transaction that created their row commits. Each task
+is bound here to the process's ``Runtime``; the bodies in ``vsrc.tasks.jobs`` import nothing from
+this module (docs/architecture.md#composition-root).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from vsrc.config import Settings
+from vsrc.tasks import jobs
+
+if TYPE_CHECKING:
+    from vsrc.runtime import Runtime
 
 ENCODE_RETRIES = 2
 ENCODE_RETRY_DELAY = 5
@@ -38,13 +45,22 @@ class TaskQueue:
         return int(self.huey.pending_count())
 
 
-def build_queue(settings: Settings) -> TaskQueue:
-    """Create the Huey instance and register VSRC's tasks on it."""
-    from vsrc.tasks import jobs
+def build_queue(runtime: Runtime) -> TaskQueue:
+    """Create the Huey instance and register VSRC's tasks on it, bound to ``runtime``."""
+    huey = create_huey(runtime.settings)
 
-    huey = create_huey(settings)
+    # functools.wraps keeps the body's module and name: Huey's task name stays
+    # ``vsrc.tasks.jobs.encode_media``, so messages already queued still find their task.
+    @functools.wraps(jobs.encode_media)
+    def encode_media(media_id: str, task: Any = None) -> None:
+        jobs.encode_media(runtime, media_id, retries_left=int(getattr(task, "retries", 0) or 0))
+
+    @functools.wraps(jobs.requeue_stale)
+    def requeue_stale() -> None:
+        jobs.requeue_stale(runtime)
+
     encode_task = huey.task(retries=ENCODE_RETRIES, retry_delay=ENCODE_RETRY_DELAY, context=True)(
-        jobs.encode_media
+        encode_media
     )
-    requeue_task = huey.periodic_task(crontab(minute="*"))(jobs.requeue_stale)
+    requeue_task = huey.periodic_task(crontab(minute="*"))(requeue_stale)
     return TaskQueue(huey=huey, encode_media=encode_task, requeue_stale=requeue_task)

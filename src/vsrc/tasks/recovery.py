@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vsrc.db.session import transaction
 from vsrc.services import encoding
-from vsrc.tasks.context import WorkerContext
+
+if TYPE_CHECKING:
+    from vsrc.runtime import Runtime
+
 
 log = logging.getLogger("vsrc.tasks.recovery")
 
@@ -15,7 +19,7 @@ log = logging.getLogger("vsrc.tasks.recovery")
 FORGOTTEN_AFTER = 600.0
 
 
-def requeue_stale(ctx: WorkerContext, enqueue: Callable[[str], None]) -> list[str]:
+def requeue_stale(ctx: Runtime, enqueue: Callable[[str], None]) -> list[str]:
     """Enqueue a fresh job for every stale ``processing`` media, and for ``pending`` media nobody
     touched for ``FORGOTTEN_AFTER`` seconds; returns their ids."""
     with transaction(ctx.sessions) as session:

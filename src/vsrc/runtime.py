@@ -1,0 +1,45 @@
+"""The composition root: what one VSRC process shares, built once (docs/architecture.md#composition-root).
+
+``vsrc api`` builds one per app (``create_app``), ``vsrc worker`` one for its consumer, ``vsrc ingest``
+one for its RTMP server, and each CLI command one for its work. Nothing else creates engines,
+storages or queues.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vsrc.config import Settings, load_settings
+from vsrc.db.session import make_engine, make_session_factory
+from vsrc.storage import LocalStorage, Storage
+from vsrc.tasks.queue import TaskQueue, build_queue
+
+
+class Runtime:
+    """Settings, the database engine and its sessions, the storage and the task queue of one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.sqlalchemy_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return LocalStorage(self.settings.storage_root)
+
+    @cached_property
+    def queue(self) -> TaskQueue:
+        """The queue with VSRC's tasks bound to this runtime (created on first use: most CLI
+        commands never need it)."""
+        return build_queue(self)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def runtime_from_env() -> Runtime:
+    """A runtime for the settings in the environment; raises ``ConfigError`` on bad settings."""
+    return Runtime(load_settings())
