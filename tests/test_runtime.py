@@ -54,7 +54,9 @@ def test_runtime_binds_tasks_under_their_stable_names(tmp_path: Path) -> None:
     try:
         registry = runtime.queue.huey._registry
         # Messages already queued by an older version name their task this way.
-        assert registry.task_to_string(runtime.queue.encode_media.task_class) == "vsrc.tasks.jobs.encode_media"
+        assert (
+            registry.task_to_string(runtime.queue.encode_media.task_class) == "vsrc.tasks.jobs.encode_media"
+        )
         assert runtime.queue is runtime.queue  # one queue per runtime
     finally:
         runtime.close()
@@ -68,7 +70,9 @@ def test_rate_strings_are_read_by_limits(rate: str) -> None:
     assert parse(rate).amount > 0
 
 
-@pytest.mark.parametrize("field", ["VSRC_RATE_LIMIT", "VSRC_ANALYTICS_IP_LIMIT", "VSRC_ANALYTICS_SESSION_LIMIT"])
+@pytest.mark.parametrize(
+    "field", ["VSRC_RATE_LIMIT", "VSRC_ANALYTICS_IP_LIMIT", "VSRC_ANALYTICS_SESSION_LIMIT"]
+)
 def test_bad_rate_strings_are_refused_at_start(field: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from vsrc.config import load_settings
 

@@ -17,7 +17,7 @@ def test_a_complete_master_lacks_nothing() -> None:
 
 
 def test_missing_attributes_are_named() -> None:
-    text = COMPLETE.replace('AVERAGE-BANDWIDTH=800000,', "").replace(',CODECS="avc1.64001e,mp4a.40.2"', "")
+    text = COMPLETE.replace("AVERAGE-BANDWIDTH=800000,", "").replace(',CODECS="avc1.64001e,mp4a.40.2"', "")
     assert missing_master_attributes(text) == {"AVERAGE-BANDWIDTH", "CODECS"}
     assert missing_master_attributes("#EXTM3U\n") == {"EXT-X-STREAM-INF"}
 
