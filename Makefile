@@ -17,7 +17,8 @@ $(PLAYER_STAMP): player/package.json player/package-lock.json
 	cd player && npm ci --no-audit --no-fund
 	touch $(PLAYER_STAMP)
 
-player/dist/vsrc-player.js: $(PLAYER_STAMP) $(wildcard player/src/*.js player/src/*.css)
+# One esbuild step builds the player and the dashboard's scripts (player/dist/dashboard/).
+player/dist/vsrc-player.js: $(PLAYER_STAMP) player/build.mjs $(wildcard player/src/*.js player/src/*.css player/dashboard/*.js)
 	cd player && npm run build
 
 # The player is built only once its sources exist.

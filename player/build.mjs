@@ -56,12 +56,28 @@ const options = {
   banner: { js: `/*! VSRCPlayer ${pkg.version} | video.js bundled (Apache-2.0) */` },
 };
 
+// 3. The dashboard's scripts (src/vsrc/web pages load them from /static/js/): same esbuild, same
+//    node_modules, one bundle per page kind so the library page stays light.
+const dashboard = {
+  entryPoints: ['app', 'chart', 'upload'].map((name) => join(root, `dashboard/${name}.js`)),
+  outdir: join(dist, 'dashboard'),
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['es2020'],
+  minify: true,
+  legalComments: 'none',
+  loader: { '.css': 'css' },
+  logLevel: 'warning',
+};
+
 if (watch) {
   const ctx = await esbuild.context(options);
   await ctx.watch();
   console.log('watching...');
 } else {
   await esbuild.build(options);
+  await esbuild.build(dashboard);
   const size = (f) => (readFileSync(join(dist, f)).length / 1024).toFixed(0);
   console.log(
     `built dist/vsrc-player.js (${size('vsrc-player.js')} KiB) and dist/vsrc-player.css (${size('vsrc-player.css')} KiB) in ${Date.now() - started} ms`,

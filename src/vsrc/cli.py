@@ -20,6 +20,8 @@ from vsrc.runtime import Runtime
 app = typer.Typer(help="VSRC - self-hostable video platform.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(help="Manage dashboard users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 servers_app = typer.Typer(help="Manage RTMP ingest servers.", no_args_is_help=True)
 app.add_typer(servers_app, name="servers")
 err = Console(stderr=True)
@@ -74,6 +76,7 @@ def api() -> None:
 
     settings = _settings()
     _logging(settings)
+    err.print(f"Dashboard: {settings.public_url}/ (sign-up is open until the first user exists)")
     # A factory import string, so that uvicorn can start several worker processes.
     uvicorn.run(
         "vsrc.api.app:app_from_env",
@@ -229,6 +232,30 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (or
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     typer.echo(f"revoked {key.prefix} ({key.name})")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's email (their sign-in name)")],
+    account: Annotated[
+        str | None, typer.Option(help="Account email (created if missing; default: the user's email)")
+    ] = None,
+) -> None:
+    """Create a dashboard user; the password is read from stdin (first line), never from arguments."""
+    from vsrc.db.session import transaction
+    from vsrc.services.users import create_user
+
+    runtime = _runtime()
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with transaction(runtime.sessions) as session:
+            user = create_user(session, email=email, password=password, account_email=account)
+            account_email = user.account.email
+    except VsrcError as exc:
+        err.print(f"[red]error:[/red] {exc.message} {getattr(exc, 'errors', '')}")
+        raise typer.Exit(2) from exc
+    typer.echo(f"created user {user.email} of account {account_email}")
+    err.print(f"Sign in at {runtime.settings.public_url}/login")
 
 
 @servers_app.command("add")

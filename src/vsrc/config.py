@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
     )
     key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
+    open_signup: bool = Field(
+        default=False, description="dashboard sign-up stays open after the first user (else: CLI only)"
+    )
+    login_rate_limit: str = Field(
+        default="10/minute", description="failed dashboard sign-ins per IP and per email"
+    )
     analytics_retention_days: int = Field(default=90, ge=1, description="days analytics events are kept")
     analytics_ip_limit: str = Field(default="600/minute", description="analytics events per client IP")
     analytics_session_limit: str = Field(
@@ -68,7 +74,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with rtmp:// or rtmps://")
         return value
 
-    @field_validator("rate_limit", "analytics_ip_limit", "analytics_session_limit")
+    @field_validator("rate_limit", "analytics_ip_limit", "analytics_session_limit", "login_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         # The `limits` library reads these strings, so it is the one that validates them.

@@ -17,6 +17,7 @@ from vsrc.api.ratelimit import RateLimitMiddleware
 from vsrc.api.routes import analytics, health, hooks, live, media, playback, player, profiles
 from vsrc.runtime import Runtime
 from vsrc.services.analytics import AnalyticsIngest
+from vsrc.web import install_dashboard
 
 DESCRIPTION = """VSRC (Video Streaming & Recording Cloud) Public API for customer-facing video operations.
 
@@ -84,6 +85,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    install_dashboard(app)
     return app
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -40,6 +40,15 @@ def envelope(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _html_page(request: Request, status: int, message: str) -> Response | None:
+    """The dashboard's HTML error page when a dashboard route failed (``web/auth.mark_dashboard``)."""
+    render = getattr(request.app.state, "html_error_page", None)
+    if render is None or not getattr(request.state, "dashboard", False):
+        return None
+    page: Response = render(request, status, message)
+    return page
+
+
 def _status_for(exc: errors.VsrcError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -47,9 +56,11 @@ def _status_for(exc: errors.VsrcError) -> int:
     return 500
 
 
-async def _vsrc_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _vsrc_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.VsrcError)
     status = _status_for(exc)
+    if status < 500 and (page := _html_page(request, status, _with_fields(exc))) is not None:
+        return page
     headers: dict[str, str] = {}
     if isinstance(exc, errors.AuthError):
         headers["WWW-Authenticate"] = "Bearer"
@@ -62,17 +73,26 @@ async def _vsrc_error(_request: Request, exc: Exception) -> JSONResponse:
     return envelope(status, exc.message, field_errors, headers)
 
 
+def _with_fields(exc: errors.VsrcError) -> str:
+    if isinstance(exc, errors.ValidationFailed) and exc.errors:
+        return "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+    return exc.message
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "request"
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     field_errors = [
         errors.FieldError(_field_name(tuple(err.get("loc", ()))), str(err.get("msg", "invalid")))
         for err in exc.errors()
     ]
+    message = "; ".join(f"{e.field}: {e.message}" for e in field_errors)
+    if (page := _html_page(request, 400, message)) is not None:
+        return page
     return envelope(400, "Validation failed", field_errors)
 
 

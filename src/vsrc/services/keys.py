@@ -63,15 +63,25 @@ def get_or_create_account(session: Session, *, email: str) -> Account:
 
 def create_key(session: Session, *, name: str, permission: str, account_email: str) -> CreatedKey:
     """Create an API key; the plaintext is returned once and never stored."""
-    name = name.strip()
-    if not 1 <= len(name) <= 255:
+    _check_key_fields(name, permission)
+    account = get_or_create_account(session, email=account_email)
+    return create_account_key(session, account_id=account.id, name=name, permission=permission)
+
+
+def _check_key_fields(name: str, permission: str) -> None:
+    if not 1 <= len(name.strip()) <= 255 or "\x00" in name:
         raise ValidationFailed.field("name", "must be 1 to 255 characters")
     if permission not in PERMISSIONS:
         raise ValidationFailed.field("permission", "must be 'read' or 'write'")
-    account = get_or_create_account(session, email=account_email)
+
+
+def create_account_key(session: Session, *, account_id: int, name: str, permission: str) -> CreatedKey:
+    """Create an API key of an existing account; the plaintext is returned once and never stored."""
+    _check_key_fields(name, permission)
+    name = name.strip()
     plaintext = KEY_PREFIX + secrets.token_hex(24)
     key = ApiKey(
-        account_id=account.id,
+        account_id=account_id,
         name=name,
         prefix=plaintext[:_PREFIX_LEN],
         key_hash=_hash(plaintext),
@@ -85,6 +95,23 @@ def create_key(session: Session, *, name: str, permission: str, account_email: s
 def list_keys(session: Session) -> list[tuple[ApiKey, str]]:
     rows = session.execute(select(ApiKey, Account.email).join(Account).order_by(ApiKey.id)).all()
     return [(key, email) for key, email in rows]
+
+
+def list_account_keys(session: Session, *, account_id: int) -> list[ApiKey]:
+    """The account's keys, revoked ones included, newest first."""
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.id.desc()))
+    )
+
+
+def revoke_account_key(session: Session, *, account_id: int, key_id: int) -> ApiKey:
+    """Revoke one of the account's keys (idempotent); another account's key is ``NotFound``."""
+    key = session.get(ApiKey, key_id) if 1 <= key_id <= 2**31 - 1 else None
+    if key is None or key.account_id != account_id:
+        raise NotFound("No such API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
 
 
 def revoke_key(session: Session, *, prefix: str) -> ApiKey:

@@ -158,19 +158,32 @@ def list_media(
     session: Session, *, account_id: int, page: int = 1, limit: int = 20, status: str | None = None
 ) -> Page:
     check_paging(page, limit)
+    _check_status(status)
     query = select(Media.id).where(Media.account_id == account_id)
     if status is not None:
-        if status not in ENCODING_STATUSES:
-            raise ValidationFailed.field("encodingStatus", f"must be one of {', '.join(ENCODING_STATUSES)}")
         query = query.where(Media.encoding_status == status)
     return _paginate(session, query, page=page, limit=limit)
 
 
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in ENCODING_STATUSES:
+        raise ValidationFailed.field("encodingStatus", f"must be one of {', '.join(ENCODING_STATUSES)}")
+
+
 def search_media(
-    session: Session, *, account_id: int, tags: str | None, match: str = "any", page: int = 1, limit: int = 20
+    session: Session,
+    *,
+    account_id: int,
+    tags: str | None,
+    match: str = "any",
+    page: int = 1,
+    limit: int = 20,
+    status: str | None = None,
 ) -> Page:
-    """Media carrying any (OR) or all (AND) of the comma-listed tags, newest first."""
+    """Media carrying any (OR) or all (AND) of the comma-listed tags (and of ``status``, if given),
+    newest first."""
     check_paging(page, limit)
+    _check_status(status)
     if match not in MATCH_MODES:
         raise ValidationFailed.field("match", "must be 'any' or 'all'")
     if tags is not None and len(tags) > 500:
@@ -188,10 +201,13 @@ def search_media(
     )
     if match == "all":
         matching = matching.having(func.count() == len(tag_ids))
+    query = select(Media.id).where(Media.account_id == account_id, Media.id.in_(matching))
+    if status is not None:
+        query = query.where(Media.encoding_status == status)
+        return _paginate(session, query, page=page, limit=limit)
     # Counted on the link table alone: the tags are this account's, so are the media they link to
     # (counting through `media` would walk every media row of the account).
     total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    query = select(Media.id).where(Media.account_id == account_id, Media.id.in_(matching))
     return _paginate(session, query, page=page, limit=limit, total=total)
 
 
