@@ -86,5 +86,10 @@ class DbAuthorizer:
             ended = live.end_all_live(session, server_id=self.server_id)
         for stream_id in ended:
             log.warning("stream %s was left live by a previous run; ended", stream_id)
+        for leftover in self.recordings_dir.glob(".*.storing"):
+            leftover.unlink()  # a second name of a recording that is still there (services/recordings.py)
         for path in sorted(self.recordings_dir.glob("*.flv")):
-            self.finish(stream_of_recording(path), path)
+            try:
+                self.finish(stream_of_recording(path), path)
+            except Exception:  # kept on disk for the next start; one bad recording must not stop ingest
+                log.exception("recording %s kept: storing it as a VOD failed", path.name)

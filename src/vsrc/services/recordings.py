@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 from pathlib import Path
 
 from sqlalchemy import select
@@ -31,38 +33,64 @@ def recording_title(live_title: str, when: str) -> str:
 def record_to_vod(
     sessions: sessionmaker[Session], storage: Storage, *, stream_id: str, recording: Path
 ) -> Media | None:
-    """Store ``recording`` (consumed) as a new ``vod_…`` of the live stream's account, linked to it.
+    """Store ``recording`` as a new ``vod_…`` of the live stream's account, linked to it.
 
-    Returns None, and deletes the file, when the stream is gone or nothing decodable was recorded.
+    The recording is the only copy of the broadcast: it is deleted once the VOD's original is stored
+    and its row committed, or when it is not wanted (the stream is gone, nothing decodable was
+    recorded; then None is returned). On any other error (database, storage, full disk) it is kept
+    and the error raised, so that a later attempt (the next ingest start) can store it.
     """
-    try:
-        with transaction(sessions) as session:
-            stream = session.scalar(select(LiveStream).where(LiveStream.public_id == stream_id))
-            if stream is None:
-                log.info("recording of a deleted live stream dropped")
-                return None
-            row_id, account_id, title = stream.id, stream.account_id, stream.title
-        try:
-            info = probe(recording)
-        except ProbeError as exc:
-            log.info("recording of %s not kept: %s", stream_id, exc)
+    with transaction(sessions) as session:
+        stream = session.scalar(select(LiveStream).where(LiveStream.public_id == stream_id))
+        if stream is None:
+            log.info("recording of a deleted live stream dropped")
+            _drop(recording)
             return None
-        fields = media_service.MediaFields(
-            title=recording_title(title, utcnow().strftime("%Y-%m-%d %H:%M UTC")),
-            description=None,
-            tags=[],
-            encoding_profile_id=None,
-        )
-        return store_as_media(
+        row_id, account_id, title = stream.id, stream.account_id, stream.title
+    try:
+        info = probe(recording)
+    except ProbeError as exc:
+        log.info("recording of %s not kept: %s", stream_id, exc)
+        _drop(recording)
+        return None
+    fields = media_service.MediaFields(
+        title=recording_title(title, utcnow().strftime("%Y-%m-%d %H:%M UTC")),
+        description=None,
+        tags=[],
+        encoding_profile_id=None,
+    )
+    # Storage consumes what it is given: hand it a second name of the file (or a copy across
+    # filesystems), so a failed store or commit still leaves the recording where it was.
+    handed = _second_name(recording)
+    try:
+        media = store_as_media(
             sessions,
             storage,
-            path=recording,
+            path=handed,
             info=info,
             account_id=account_id,
             fields=fields,
             suffix=".flv",
             live_stream_id=row_id,
         )
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            recording.unlink()
+    except BaseException:
+        _drop(handed)
+        log.warning("recording of %s kept at %s: it could not be stored yet", stream_id, recording)
+        raise
+    _drop(recording)
+    return media
+
+
+def _second_name(recording: Path) -> Path:
+    other = recording.with_name(f".{recording.name}.storing")
+    _drop(other)
+    try:
+        os.link(recording, other)
+    except OSError:
+        shutil.copyfile(recording, other)
+    return other
+
+
+def _drop(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
