@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=60, description="longest wait of an idle worker between queue polls"
     )
     max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
+    upload_part_max_age: float = Field(
+        default=3600, gt=0, description="seconds after which an untouched upload temp file is swept"
+    )
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
     hook_secret: str | None = Field(default=None, description="shared secret of the nginx-rtmp hooks")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vsrc import __version__
+from vsrc.api.background import housekeeping
 from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
@@ -33,7 +34,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with housekeeping(settings):
+            yield
         runtime.close()
 
     app = FastAPI(
