@@ -28,7 +28,10 @@ function draw(box) {
     [days, views, minutes],
     box,
   );
-  window.addEventListener('resize', () => plot.setSize({ width: width(), height: 220 }));
+  // The box does not grow with the chart (overflow: hidden), so its width is the room there is.
+  new ResizeObserver(() => {
+    if (Math.abs(plot.width - width()) > 1) plot.setSize({ width: width(), height: 220 });
+  }).observe(box);
 }
 
 document.querySelectorAll('[data-chart]').forEach(draw);

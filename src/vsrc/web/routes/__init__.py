@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, library, static
+from vsrc.web.routes import auth, library, media_page, static
 
-ROUTERS = (static.router, auth.router, library.router)
+ROUTERS = (static.router, auth.router, library.router, media_page.router)

@@ -1,0 +1,62 @@
+"""``/media/{id}``: one video — player, details, embed code, analytics chart, edit, delete."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from vsrc.api.deps import SessionDep, StateDep
+from vsrc.services import analytics_stats, embed, media, uploads
+from vsrc.web.auth import EditorDep, ViewerDep, mark_dashboard
+from vsrc.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_dashboard)])
+
+PLAYABLE = ("processing", "completed")
+
+
+@router.get("/media/{media_id}")
+def media_page(media_id: str, request: Request, viewer: ViewerDep, session: SessionDep, state: StateDep) -> Response:
+    item = media.get_media(session, account_id=viewer.account_id, public_id=media_id)
+    stats = analytics_stats.media_analytics(session, account_id=viewer.account_id, media_id=media_id)
+    series = {
+        "days": [
+            {"day": d.day.isoformat(), "views": d.views, "watchSeconds": round(d.watch_seconds, 1)}
+            for d in stats.days
+        ]
+    }
+    context = {
+        "m": item,
+        "playable": item.encoding_status in PLAYABLE,
+        "embed_code": embed.embed_code(
+            public_url=state.settings.public_url, media_id=item.public_id, player_type="vod"
+        ),
+        "stats": stats,
+        # In a <script type="application/json">: "</" must not end the element early.
+        "series_json": json.dumps(series).replace("</", "<\\/"),
+    }
+    return render(request, "media.html", context)
+
+
+@router.get("/media/{media_id}/status")
+def media_status(
+    media_id: str, request: Request, viewer: ViewerDep, session: SessionDep, shown: str = ""
+) -> Response:
+    """The status block of the media page (htmx polls it); reloads the page once the item becomes
+    playable or fails, so that the player (or the error) appears."""
+    item = media.get_media(session, account_id=viewer.account_id, public_id=media_id)
+    was_playable, playable = shown in PLAYABLE, item.encoding_status in PLAYABLE
+    if (playable and not was_playable) or (item.encoding_status == "failed" and shown != "failed"):
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
+    return render(request, "_media_status.html", {"m": item})
+
+
+@router.post("/media/{media_id}/delete")
+async def delete(media_id: str, viewer: EditorDep, state: StateDep) -> Response:
+    await run_in_threadpool(
+        uploads.remove, state.sessions, state.storage, account_id=viewer.account_id, public_id=media_id
+    )
+    return RedirectResponse("/?deleted=1", status_code=303)

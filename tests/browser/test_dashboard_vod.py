@@ -1,0 +1,101 @@
+"""The dashboard in Debian chromium, as a person uses it: sign up, sign in, a video from upload to
+playback, embed code, delete; axe-core and screenshots on every page (test-artifacts/dashboard/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from tests.browser.conftest import require_chromium, wait_for
+from tests.browser.dashboard import check_page, media_id_in, nav, sign_in, sign_up
+from tests.conftest import (
+    Server,
+    free_port,
+    make_clip,
+    start_server,
+    start_worker,
+    stop_server,
+    stop_worker,
+    upload_file,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that knows its public URL, with a real encoding worker; sign-up closed after one user."""
+    require_chromium()
+    port = free_port()
+    srv = start_server(tmp_path_factory.mktemp("dash"), port=port, public_url=f"http://127.0.0.1:{port}")
+    worker = start_worker(srv.settings)
+    yield srv
+    stop_worker(worker)
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "dash.mp4", seconds=8, size="640x360", rate=30)
+
+
+def test_first_user_signs_up_and_signs_in(stack: Server, browser_context: BrowserContext) -> None:
+    page = browser_context.new_page()
+    page.goto(stack.url + "/")
+    expect(page).to_have_url(f"{stack.url}/login?next=/")
+    check_page(page, "login")
+    page.get_by_role("link", name="Create an account").click()
+    check_page(page, "signup")
+    sign_up(page, stack.url, "owner@example.com", PASSWORD)
+    check_page(page, "library-empty")
+    nav(page, "Sign out")
+    expect(page).to_have_url(f"{stack.url}/login")
+
+    sign_in(page, stack.url, "owner@example.com", "wrong password!")
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password")
+    check_page(page, "login-refused")
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    expect(page.get_by_role("heading", name="Library")).to_be_visible()
+
+
+def test_a_video_from_library_to_playback_embed_and_delete(
+    stack: Server, browser_context: BrowserContext, clip: Path
+) -> None:
+    page = browser_context.new_page()
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    key = stack.key("write", account="owner@example.com")
+    media_id = upload_file(stack, key, clip, title="Dash clip", tags="demo,Keynote")
+    page.goto(stack.url + "/")
+    card = page.locator(f"#card-{media_id}")
+    # The card updates itself (htmx polling) until the encode completes: no reload here.
+    expect(card.get_by_test_id("status")).to_have_attribute("data-status", "completed", timeout=120_000)
+    expect(card.locator("img")).to_be_visible()
+    expect(card.get_by_role("list", name="Tags")).to_contain_text("Keynote")
+    check_page(page, "library")
+
+    card.get_by_role("link", name="Dash clip").click()
+    assert media_id_in(page.url) == media_id
+    wait_for(page, f"window.dashboardPlayers && !!dashboardPlayers['{media_id}']", "the player")
+    page.evaluate(f"dashboardPlayers['{media_id}'].play()")
+    wait_for(page, f"dashboardPlayers['{media_id}'].currentTime() > 3", "playback past 3 s", timeout=40)
+    check_page(page, "media")
+
+    browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("status").filter(has_text="Copied")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.get_by_label("Embed code").input_value()
+    assert f"mediaId: '{media_id}'" in copied and "vsrc-player.js" in copied
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(f"{stack.url}/?deleted=1")
+    expect(page.get_by_role("status").filter(has_text="Video deleted")).to_be_visible()
+    assert page.locator(f"#card-{media_id}").count() == 0
+    gone = httpx.get(f"{stack.url}/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"})
+    assert gone.status_code == 404
