@@ -69,5 +69,9 @@ function startPlayers(root) {
   });
 }
 
-document.addEventListener('DOMContentLoaded', () => startPlayers(document));
+document.addEventListener('DOMContentLoaded', () => {
+  startPlayers(document);
+  // A page answering a POST with a secret (new key): a reload must not POST again and create another.
+  if (document.querySelector('[data-shown-once]')) window.history.replaceState(null, '', window.location.pathname);
+});
 htmx.onLoad((el) => startPlayers(el));

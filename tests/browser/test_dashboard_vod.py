@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import require_chromium, wait_for
 from tests.browser.dashboard import check_page, media_id_in, nav, sign_in, sign_up
@@ -63,12 +63,42 @@ def test_first_user_signs_up_and_signs_in(stack: Server, browser_context: Browse
     expect(page.get_by_role("heading", name="Library")).to_be_visible()
 
 
+def create_key_in_ui(page: Page, name: str) -> str:
+    nav(page, "API keys")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Permission").select_option("write")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_test_id("new-key").inner_text().strip()
+    assert key.startswith("vsrc_")
+    return key
+
+
+def test_api_keys_are_shown_once_then_only_by_prefix(stack: Server, browser_context: BrowserContext) -> None:
+    page = browser_context.new_page()
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    key = create_key_in_ui(page, "ci key")
+    check_page(page, "keys-new")
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        assert api.get("/api/v1/media").status_code == 200
+    page.goto(stack.url + "/keys")  # the secret is gone, the prefix stays
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    row = page.get_by_test_id("key-row").filter(has_text="ci key")
+    expect(row).to_contain_text(key[:17])
+    assert key not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_test_id("key-row").filter(has_text="ci key")).to_contain_text("revoked")
+    check_page(page, "keys")
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        assert api.get("/api/v1/media").status_code == 401
+
+
 def test_a_video_from_library_to_playback_embed_and_delete(
     stack: Server, browser_context: BrowserContext, clip: Path
 ) -> None:
     page = browser_context.new_page()
     sign_in(page, stack.url, "owner@example.com", PASSWORD)
-    key = stack.key("write", account="owner@example.com")
+    key = create_key_in_ui(page, "uploader")
     media_id = upload_file(stack, key, clip, title="Dash clip", tags="demo,Keynote")
     page.goto(stack.url + "/")
     card = page.locator(f"#card-{media_id}")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, library, media_page, static
+from vsrc.web.routes import auth, keys, library, media_page, static
 
-ROUTERS = (static.router, auth.router, library.router, media_page.router)
+ROUTERS = (static.router, auth.router, library.router, media_page.router, keys.router)

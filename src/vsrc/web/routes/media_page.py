@@ -19,7 +19,9 @@ PLAYABLE = ("processing", "completed")
 
 
 @router.get("/media/{media_id}")
-def media_page(media_id: str, request: Request, viewer: ViewerDep, session: SessionDep, state: StateDep) -> Response:
+def media_page(
+    media_id: str, request: Request, viewer: ViewerDep, session: SessionDep, state: StateDep
+) -> Response:
     item = media.get_media(session, account_id=viewer.account_id, public_id=media_id)
     stats = analytics_stats.media_analytics(session, account_id=viewer.account_id, media_id=media_id)
     series = {
