@@ -22,6 +22,7 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.api.app import create_app
+from vsrc.api.server import protocol_for
 from vsrc.config import Settings
 from vsrc.db.migrate import upgrade
 from vsrc.db.session import make_engine, make_session_factory, transaction
@@ -165,7 +166,14 @@ def start_server(
         ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
     port = port or free_port()
     runtime = Runtime(settings)
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(runtime),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        http=protocol_for(settings),
+        proxy_headers=False,  # the app trusts X-Forwarded-For itself (VSRC_FORWARDED_ALLOW_IPS)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

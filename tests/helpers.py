@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -27,3 +31,49 @@ def eventually(predicate: Callable[[], T], timeout: float = 30, interval: float 
         if time.monotonic() >= deadline:
             raise AssertionError(f"not met within {timeout} s: {what or predicate!r}") from last_error
         time.sleep(interval)
+
+
+class ApiProcess:
+    """A real ``vsrc api`` process (the production entry point, not an in-process server) on a free
+    loopback port, serving a freshly migrated data dir. ``env`` adds ``VSRC_*`` settings."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        from tests.conftest import free_port
+        from vsrc.config import Settings
+        from vsrc.db.migrate import upgrade
+
+        upgrade(Settings(data_dir=data_dir).sqlalchemy_url)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            "VSRC_DATA_DIR": str(data_dir),
+            "VSRC_HTTP_HOST": "127.0.0.1",
+            "VSRC_HTTP_PORT": str(self.port),
+            "VSRC_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.log = (data_dir / "api.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vsrc", "api"], env=full_env, stdout=self.log, stderr=self.log
+        )
+        eventually(self._up, timeout=60, what="vsrc api answers /health")
+
+    def _up(self) -> bool:
+        import httpx
+
+        assert self.proc.poll() is None, "vsrc api exited"
+        try:
+            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()

@@ -74,6 +74,8 @@ def api() -> None:
     """Run the HTTP API only (stateless; VSRC_API_WORKERS processes, or N replicas behind a balancer)."""
     import uvicorn
 
+    from vsrc.api.server import PROTOCOL
+
     settings = _settings()
     _logging(settings)
     err.print(f"Dashboard: {settings.public_url}/ (sign-up is open until the first user exists)")
@@ -85,7 +87,10 @@ def api() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # Request heads are bounded by our protocol (vsrc.api.server); X-Forwarded-For is trusted
+        # by the app itself, from VSRC_FORWARDED_ALLOW_IPS (docs/architecture.md, "HTTP API and delivery").
+        http=PROTOCOL,
+        proxy_headers=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,18 @@ class Settings(BaseSettings):
         default="100/minute", description="analytics events per player session"
     )
 
+    http_max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="largest request line + headers (else 431)"
+    )
+    http_max_headers: int = Field(default=100, ge=1, description="most header fields a request may send")
+    http_header_timeout: float = Field(
+        default=10, gt=0, description="seconds a client has to send a request's line and headers"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="proxies (IPs, networks or *) whose X-Forwarded-For names the client",
+    )
+
     @field_validator("public_url", "rtmp_public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -87,6 +100,14 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError as exc:
             raise ValueError("must look like '1000/15 minutes' or '100 per minute'") from exc
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("storage_url")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vsrc import __version__
 from vsrc.api.background import housekeeping
@@ -74,6 +75,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     # Added last, so it runs first: nothing below it ever buffers a huge JSON body.
     app.add_middleware(BodyLimitMiddleware, exempt=("/api/v1/media/upload",))
+    # Outermost: behind a trusted proxy the client is the X-Forwarded-For address, for the rate
+    # limits and analytics; anyone else's X-Forwarded-For is ignored.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     routers = (
         health.router,
         media.router,
