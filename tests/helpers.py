@@ -38,11 +38,16 @@ class ApiProcess:
     loopback port, serving a freshly migrated data dir. ``env`` adds ``VSRC_*`` settings."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
-        from tests.conftest import free_port
+        from tests.conftest import free_port, sessions_for
         from vsrc.config import Settings
         from vsrc.db.migrate import upgrade
+        from vsrc.db.session import transaction
+        from vsrc.services.defaults import ensure_defaults
 
-        upgrade(Settings(data_dir=data_dir).sqlalchemy_url)
+        self.settings = Settings(data_dir=data_dir)
+        upgrade(self.settings.sqlalchemy_url)  # what `vsrc migrate` does
+        with transaction(sessions_for(self.settings.sqlalchemy_url)) as session:
+            ensure_defaults(session, rtmp_public_url=self.settings.rtmp_public_url)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
