@@ -7,6 +7,7 @@ import {
   resolveApiBase,
   posterUrl,
   storyboardUrl,
+  withToken,
   analyticsEndpoints,
   typeFromMediaId,
   looksLikeUrl,
@@ -61,6 +62,10 @@ export function createPlayerClass(deps) {
         pageOrigin: loc && loc.origin,
       });
       this.mediaId = o.mediaId || null;
+      // Signed playback: one token for everything, or per audience (Mux's playback/thumbnail/storyboard).
+      this.token = o.token || null;
+      this.thumbnailToken = o.thumbnailToken || this.token;
+      this.storyboardToken = o.storyboardToken || this.token;
       this.type = o.type === 'live' || o.type === 'vod' ? o.type : typeFromMediaId(o.mediaId) || 'vod';
       this.probeInterval = Number.isFinite(+o.probeInterval) && +o.probeInterval >= 0 ? +o.probeInterval : DEFAULT_PROBE_INTERVAL;
       this.maxProbeAttempts = Number.isFinite(+o.maxProbeAttempts) && +o.maxProbeAttempts >= 1 ? Math.floor(+o.maxProbeAttempts) : DEFAULT_MAX_PROBE_ATTEMPTS;
@@ -275,10 +280,11 @@ export function createPlayerClass(deps) {
           } catch {
             url = sourceOrId;
           }
+          url = withToken(url, this.token);
           this.mediaId = mediaIdFromUrl(url) || this.mediaId;
         } else {
           this.mediaId = sourceOrId;
-          url = await resolveMedia({ apiBase: this.apiBase, mediaId: sourceOrId, fetch: deps.fetch, signal });
+          url = await resolveMedia({ apiBase: this.apiBase, mediaId: sourceOrId, fetch: deps.fetch, signal, token: this.token });
         }
         if (stale()) return;
         this.type = type;
@@ -327,7 +333,11 @@ export function createPlayerClass(deps) {
           e instanceof VSRCError
             ? e
             : new VSRCError(VSRCError.codes.RESOLVE_FAILED, `VSRCPlayer: ${(e && e.message) || e}`, { cause: e });
-        this.fail_(err, err.code === VSRCError.codes.MEDIA_NOT_FOUND ? 'This video is not available.' : undefined);
+        const shown = {
+          [VSRCError.codes.MEDIA_NOT_FOUND]: 'This video is not available.',
+          [VSRCError.codes.PLAYBACK_DENIED]: 'This video needs a valid playback token.',
+        }[err.code];
+        this.fail_(err, shown);
       });
     }
 
@@ -378,7 +388,7 @@ export function createPlayerClass(deps) {
       const id = this.mediaId;
       if (!id) return;
       if (o.poster === undefined || o.poster === null || o.poster === true) {
-        const url = posterUrl(this.apiBase, id);
+        const url = posterUrl(this.apiBase, id, this.thumbnailToken);
         const set = () => {
           if (!this.disposed && token === this.loadToken_) this.player_.poster(url);
         };
@@ -386,7 +396,7 @@ export function createPlayerClass(deps) {
           deps.preloadImage(url).then((ok) => ok && set(), noop);
         } else set();
       }
-      if (o.thumbnails !== false) this.loadThumbnails_(storyboardUrl(this.apiBase, id), token);
+      if (o.thumbnails !== false) this.loadThumbnails_(storyboardUrl(this.apiBase, id, this.storyboardToken), token);
     }
 
     async loadThumbnails_(url, token) {
@@ -577,9 +587,15 @@ export function createPlayerClass(deps) {
      * Load another media id (resolved via /hls/resolve) or a playlist URL.
      * The type follows the id prefix (vod_/live_) unless given.
      * Returns a promise that settles when the new source is set.
+     * `opts.token` (and `thumbnailToken`, `storyboardToken`) replace the signed-playback tokens.
      */
     setSource(mediaIdOrUrl, opts = {}) {
       if (this.disposed) return Promise.reject(new VSRCError(VSRCError.codes.INVALID_OPTIONS, 'VSRCPlayer: disposed'));
+      if (opts.token !== undefined) {
+        this.token = opts.token || null;
+        this.thumbnailToken = opts.thumbnailToken || this.token;
+        this.storyboardToken = opts.storyboardToken || this.token;
+      }
       const type = opts.type === 'live' || opts.type === 'vod' ? opts.type : looksLikeUrl(mediaIdOrUrl) ? this.type : typeFromMediaId(mediaIdOrUrl) || this.type;
       this.ready_ = new Promise((resolve, reject) => {
         this.resolveReady_ = resolve;

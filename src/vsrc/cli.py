@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vsrc.cli_tokens import tokens_app
 from vsrc.config import Settings, load_settings
 from vsrc.errors import VsrcError
 from vsrc.runtime import Runtime
@@ -24,6 +25,7 @@ users_app = typer.Typer(help="Manage dashboard users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 servers_app = typer.Typer(help="Manage RTMP ingest servers.", no_args_is_help=True)
 app.add_typer(servers_app, name="servers")
+app.add_typer(tokens_app, name="tokens")
 err = Console(stderr=True)
 
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
     )
     key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
+    signing_key_cache_seconds: float = Field(
+        default=10, ge=0, le=300, description="how long an API process trusts a cached signing key"
+    )
     open_signup: bool = Field(
         default=False, description="dashboard sign-up stays open after the first user (else: CLI only)"
     )

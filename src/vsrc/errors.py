@@ -4,6 +4,7 @@ VsrcError
 ├── ConfigError            invalid settings at start-up
 ├── AuthError              missing, unknown or revoked API key          (401)
 ├── PermissionDenied       key lacks the permission for the call        (403)
+│   └── TokenRefused       signed playback without a valid token; says why (403)
 ├── NotFound               unknown id, or another account's             (404)
 ├── ValidationFailed       bad input; carries field errors              (400)
 ├── PayloadTooLarge        upload over VSRC_MAX_UPLOAD_BYTES            (413)
@@ -41,6 +42,14 @@ class AuthError(VsrcError):
 
 class PermissionDenied(VsrcError):
     pass
+
+
+class TokenRefused(PermissionDenied):
+    """A signed item was requested without a valid playback token; ``reason`` says what was wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Playback denied: {reason}")
+        self.errors = [FieldError("token", reason)]
 
 
 class NotFound(VsrcError):

@@ -24,7 +24,7 @@ SEED_SUMMARY_FIELDS = {
     "updatedAt",
 }
 SEED_DETAIL_FIELDS = SEED_SUMMARY_FIELDS | {"originalWidth", "originalHeight"}
-ADDITIVE = {"encodingProgress", "duration", "playbackUrl", "thumbnailUrl", "errorMessage"}
+ADDITIVE = {"encodingProgress", "duration", "playbackUrl", "thumbnailUrl", "errorMessage", "playbackPolicy"}
 
 
 def upload(server: Server, key: str, clip: Path, **data: str) -> dict:

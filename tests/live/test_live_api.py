@@ -16,6 +16,7 @@ LIVE_FIELDS = {
     "rtmpUrl",
     "streamUrl",
     "expiresAt",
+    "playbackPolicy",
     "expired",
     "serverId",
     "region",

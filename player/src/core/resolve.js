@@ -5,13 +5,14 @@ import { resolveUrl } from './url.js';
  * GET {apiBase}/hls/resolve/{mediaId} -> {"ul": "<master playlist URL>"}.
  * Resolves to the master URL (absolute; a relative "ul" is resolved against
  * the resolve URL). Rejects with a VSRCError.
- * @param {{apiBase: string, mediaId: string, fetch: Function, signal?: AbortSignal}} p
+ * `token` (signed media) is sent as ?token=; a 403 rejects with PLAYBACK_DENIED and the server's reason.
+ * @param {{apiBase: string, mediaId: string, fetch: Function, signal?: AbortSignal, token?: string}} p
  */
-export async function resolveMedia({ apiBase, mediaId, fetch, signal }) {
+export async function resolveMedia({ apiBase, mediaId, fetch, signal, token }) {
   if (!mediaId || typeof mediaId !== 'string') {
     throw new VSRCError(VSRCError.codes.INVALID_OPTIONS, 'VSRCPlayer: a mediaId is required');
   }
-  const url = resolveUrl(apiBase, mediaId);
+  const url = resolveUrl(apiBase, mediaId, token);
   let res;
   try {
     res = await fetch(url, { method: 'GET', headers: { Accept: 'application/json' }, signal });
@@ -28,6 +29,20 @@ export async function resolveMedia({ apiBase, mediaId, fetch, signal }) {
       VSRCError.codes.MEDIA_NOT_FOUND,
       `VSRCPlayer: media "${mediaId}" was not found (GET ${url} returned 404)`,
       { mediaId, url, status: 404 },
+    );
+  }
+  if (res.status === 403) {
+    let reason = '';
+    try {
+      const body = await res.json();
+      reason = (body && body.message) || '';
+    } catch {
+      /* no JSON body */
+    }
+    throw new VSRCError(
+      VSRCError.codes.PLAYBACK_DENIED,
+      `VSRCPlayer: playback of "${mediaId}" was denied${reason ? `: ${reason}` : ''} (a signed media needs a valid token option)`,
+      { mediaId, url: resolveUrl(apiBase, mediaId), status: 403 },
     );
   }
   if (!res.ok) {

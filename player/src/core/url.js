@@ -66,16 +66,29 @@ export function resolveApiBase({ apiBase, scriptSrc, pageHref, pageOrigin } = {}
 
 const enc = (id) => encodeURIComponent(String(id));
 
-export function resolveUrl(apiBase, mediaId) {
-  return `${trimSlashes(apiBase)}/hls/resolve/${enc(mediaId)}`;
+/**
+ * `url` with `token=<token>` added to its query (before any #fragment) for signed playback;
+ * unchanged when there is no token or the URL already carries one.
+ */
+export function withToken(url, token) {
+  if (!token || typeof url !== 'string') return url;
+  const hashAt = url.indexOf('#');
+  const path = hashAt < 0 ? url : url.slice(0, hashAt);
+  const hash = hashAt < 0 ? '' : url.slice(hashAt);
+  if (/[?&]token=/.test(path)) return url;
+  return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(String(token))}${hash}`;
 }
 
-export function posterUrl(apiBase, mediaId) {
-  return `${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/poster.jpg`;
+export function resolveUrl(apiBase, mediaId, token) {
+  return withToken(`${trimSlashes(apiBase)}/hls/resolve/${enc(mediaId)}`, token);
 }
 
-export function storyboardUrl(apiBase, mediaId) {
-  return `${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/storyboard.vtt`;
+export function posterUrl(apiBase, mediaId, token) {
+  return withToken(`${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/poster.jpg`, token);
+}
+
+export function storyboardUrl(apiBase, mediaId, token) {
+  return withToken(`${trimSlashes(apiBase)}/thumbnails/${enc(mediaId)}/storyboard.vtt`, token);
 }
 
 /**

@@ -16,9 +16,20 @@ from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
-from vsrc.api.routes import analytics, health, hooks, live, media, playback, player, profiles
+from vsrc.api.routes import (
+    analytics,
+    health,
+    hooks,
+    live,
+    media,
+    playback,
+    player,
+    profiles,
+    signing_keys,
+)
 from vsrc.runtime import Runtime
 from vsrc.services.analytics import AnalyticsIngest
+from vsrc.services.tokens import PlaybackGuard, TokenVerifier
 from vsrc.web import install_dashboard
 
 DESCRIPTION = """VSRC (Video Streaming & Recording Cloud) Public API for customer-facing video operations.
@@ -56,6 +67,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             retention_days=settings.analytics_retention_days,
             storage_uri=storage_uri,
         ),
+        guard=PlaybackGuard(
+            runtime.sessions,
+            runtime.storage,
+            TokenVerifier(runtime.sessions, ttl=settings.signing_key_cache_seconds),
+        ),
     )
     install_error_handlers(app)
     # Player analytics have their own per-IP and per-session limits (many viewers share one NAT).
@@ -84,6 +100,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         live.router,
         live.servers_router,
         profiles.router,
+        signing_keys.router,
         playback.router,
         player.router,
         hooks.router,

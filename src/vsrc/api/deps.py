@@ -15,6 +15,7 @@ from vsrc.errors import AuthError
 from vsrc.runtime import Runtime
 from vsrc.services import keys
 from vsrc.services.analytics import AnalyticsIngest
+from vsrc.services.tokens import PlaybackGuard
 from vsrc.storage import Storage
 from vsrc.tasks.queue import TaskQueue
 
@@ -26,6 +27,7 @@ class AppState:
 
     runtime: Runtime
     analytics: AnalyticsIngest
+    guard: PlaybackGuard
 
     @property
     def settings(self) -> Settings:

@@ -69,7 +69,7 @@ async def _vsrc_error(request: Request, exc: Exception) -> Response:
     if status >= 500 and status != 507:
         log.error("internal error: %s", exc.message)
         return envelope(status, "Internal server error", headers=headers)
-    field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else None
+    field_errors = exc.errors if isinstance(exc, errors.ValidationFailed | errors.TokenRefused) else None
     return envelope(status, exc.message, field_errors, headers)
 
 

@@ -19,7 +19,7 @@ from vsrc.errors import InsufficientStorage, PayloadTooLarge, ValidationFailed
 
 log = logging.getLogger("vsrc.api.uploads")
 
-TEXT_FIELDS = ("title", "description", "encodingProfileId", "tags")
+TEXT_FIELDS = ("title", "description", "encodingProfileId", "tags", "playbackPolicy")
 MAX_TEXT_FIELD = 64 * 1024  # a form field larger than this is garbage, not a title
 MULTIPART_SLACK = 1024 * 1024  # room for boundaries and text fields above the file limit
 

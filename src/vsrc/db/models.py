@@ -151,6 +151,8 @@ class Media(Base):
     live_stream_id: Mapped[int | None] = mapped_column(
         ForeignKey("live_streams.id", ondelete="SET NULL"), index=True
     )
+    # "public" or "signed" (playback needs a token signed by one of the account's signing keys).
+    playback_policy: Mapped[str] = mapped_column(String(8), default="public", server_default="public")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -183,10 +185,24 @@ class LiveStream(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     session_started_at: Mapped[datetime | None]
+    playback_policy: Mapped[str] = mapped_column(String(8), default="public", server_default="public")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     server: Mapped[RtmpServer] = relationship()
+
+
+class SigningKey(Base):
+    """An RSA public key that verifies playback tokens; the private half was shown once and not kept."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
 
 
 class AnalyticsEvent(Base):

@@ -20,12 +20,26 @@ def _script_tag(public_url: str) -> str:
     return f'<script src="{html.escape(f"{public_url}/player/dist/vsrc-player.js")}"></script>'
 
 
-def _player_call(*, element_id: str, media_id: str, kind: str, public_url: str, callbacks: bool) -> str:
+def _player_call(
+    *,
+    element_id: str,
+    media_id: str,
+    kind: str,
+    public_url: str,
+    callbacks: bool,
+    token: str | None = None,
+    signed: bool = False,
+) -> str:
     options = [
         f"    type: '{kind}'",
         f"    mediaId: {js_string(media_id)}",
         f"    apiBase: {js_string(public_url)}",
     ]
+    if token:
+        options.append(f"    token: {js_string(token)}")
+    elif signed:
+        # A template for a signed item: the integrator's server signs a token per viewer.
+        options[-1] += ",\n    // signed playback: add  token: '<JWT signed by your server>'"
     if callbacks:
         options += [
             "    onReady: (playerInstance) => {\n      console.log('VSRCPlayer is ready');\n    }",
@@ -34,11 +48,20 @@ def _player_call(*, element_id: str, media_id: str, kind: str, public_url: str, 
     return f"new VSRCPlayer('#{element_id}', {{\n" + ",\n".join(options) + "\n  });"
 
 
-def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
-    """The snippet of the seed: a video.js element, the player script, and the VSRCPlayer call."""
+def embed_code(
+    *, public_url: str, media_id: str, player_type: str, token: str | None = None, signed: bool = False
+) -> str:
+    """The snippet of the seed: a video.js element, the player script, and the VSRCPlayer call; with
+    a ``token`` option when one is given (or a reminder to add one for a signed item)."""
     element_id = f"{player_type}-player-{media_id.split('_', 1)[1].replace('-', '')[:12]}"
     call = _player_call(
-        element_id=element_id, media_id=media_id, kind=player_type, public_url=public_url, callbacks=True
+        element_id=element_id,
+        media_id=media_id,
+        kind=player_type,
+        public_url=public_url,
+        callbacks=True,
+        token=token,
+        signed=signed,
     )
     return (
         f'<video id="{element_id}" class="video-js vjs-default-skin" controls></video>\n\n'
@@ -50,14 +73,16 @@ def embed_code(*, public_url: str, media_id: str, player_type: str) -> str:
     )
 
 
-def embed_page(*, public_url: str, media_id: str) -> str:
-    """A minimal responsive page playing one VOD or live item, for ``<iframe>`` embedding."""
+def embed_page(*, public_url: str, media_id: str, token: str | None = None) -> str:
+    """A minimal responsive page playing one VOD or live item, for ``<iframe>`` embedding (``token``
+    for a signed item)."""
     call = _player_call(
         element_id="vsrc-embed",
         media_id=media_id,
         kind=player_type(media_id),
         public_url=public_url,
         callbacks=False,
+        token=token,
     )
     return _PAGE.format(title=html.escape(media_id), script=_script_tag(public_url), call=call)
 

@@ -87,6 +87,7 @@ def create_live(
     description: str | None,
     region: str | None,
     server_id: int | None,
+    playback_policy: str = "public",
 ) -> LiveStream:
     validate_live_fields(title=title, description=description, region=region)
     server = pick_server(session, server_id=server_id, region=region)
@@ -99,6 +100,7 @@ def create_live(
         stream_key=f"{server.id}_{secrets.token_hex(16)}",
         status="idle",
         expires_at=utcnow() + KEY_LIFETIME,
+        playback_policy=playback_policy,
     )
     stream.server = server
     session.add(stream)

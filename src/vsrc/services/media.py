@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from vsrc.db.models import EncodingProfile, Media, Tag, media_tags
 from vsrc.errors import FieldError, NotFound, ValidationFailed
 from vsrc.ids import VOD_ID_RE
+from vsrc.services.playback_policy import PUBLIC, marker_key, parse_policy
 from vsrc.services.tags import get_or_create_tags, parse_tags
 from vsrc.storage import Storage
 
@@ -31,6 +32,7 @@ class MediaFields:
     description: str | None
     tags: list[str]
     encoding_profile_id: int | None
+    playback_policy: str = PUBLIC
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,12 @@ class Page:
 
 
 def validate_fields(
-    *, title: str | None, description: str | None, tags: str | None, encoding_profile_id: str | None
+    *,
+    title: str | None,
+    description: str | None,
+    tags: str | None,
+    encoding_profile_id: str | None,
+    playback_policy: str | None = None,
 ) -> MediaFields:
     """Check the upload form's text fields; raises ``ValidationFailed`` naming every bad field."""
     errors: list[FieldError] = []
@@ -75,9 +82,14 @@ def validate_fields(
         else:
             if not 1 <= profile_id <= MAX_ID:
                 errors.append(FieldError("encodingProfileId", f"unknown encoding profile {profile_id}"))
+    policy = PUBLIC
+    try:
+        policy = parse_policy(playback_policy)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
     if errors:
         raise ValidationFailed("Validation failed", errors)
-    return MediaFields(title, description or None, tag_names, profile_id)
+    return MediaFields(title, description or None, tag_names, profile_id, policy)
 
 
 def check_profile(session: Session, *, account_id: int, profile_id: int | None) -> None:
@@ -120,6 +132,7 @@ def create_media(
         duration=duration,
         encoding_profile_id=fields.encoding_profile_id,
         live_stream_id=live_stream_id,
+        playback_policy=fields.playback_policy,
     )
     media.tags = get_or_create_tags(session, account_id=account_id, names=fields.tags)
     session.add(media)
@@ -230,7 +243,8 @@ def get_media(session: Session, *, account_id: int, public_id: str) -> Media:
 
 def media_prefixes(public_id: str) -> list[str]:
     """Every storage prefix that may hold files of one media item."""
-    return [f"media/{public_id}", f"hls/{public_id}", f"thumbnails/{public_id}"]
+    # The signed-playback marker goes last: files still being purged stay behind a token.
+    return [f"media/{public_id}", f"hls/{public_id}", f"thumbnails/{public_id}", marker_key(public_id)]
 
 
 def delete_media(session: Session, *, account_id: int, public_id: str) -> None:

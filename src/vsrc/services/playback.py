@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,14 +30,47 @@ CONTENT_TYPES = {
 }
 
 
-def resolve_master(session: Session, *, public_id: str, public_url: str) -> str:
-    """Absolute URL of the master playlist of a VOD or live item; ``NotFound`` when unknown."""
+@dataclass(frozen=True)
+class PlaybackItem:
+    """What playback needs of a VOD or live row: its owner and playback policy."""
+
+    public_id: str
+    account_id: int
+    policy: str
+
+    @property
+    def signed(self) -> bool:
+        return self.policy == "signed"
+
+
+def find_item(session: Session, *, public_id: str) -> PlaybackItem:
+    """The VOD or live item ``public_id`` (one indexed query); ``NotFound`` when unknown."""
     if not MEDIA_ID_RE.match(public_id):
         raise NotFound("Media not found")
     model = LiveStream if public_id.startswith("live_") else Media
-    if session.scalar(select(model.id).where(model.public_id == public_id)) is None:
+    row = session.execute(
+        select(model.account_id, model.playback_policy).where(model.public_id == public_id)
+    ).first()
+    if row is None:
         raise NotFound("Media not found")
-    return f"{public_url}/hls/{public_id}/master.m3u8"
+    return PlaybackItem(public_id=public_id, account_id=row[0], policy=row[1])
+
+
+def with_token(url: str, token: str | None) -> str:
+    """``url`` with ``?token=`` appended (``&`` when it already has a query); unchanged without one."""
+    if not token:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}token={quote(token, safe='')}"
+
+
+def master_url(public_url: str, public_id: str, token: str | None = None) -> str:
+    return with_token(f"{public_url}/hls/{public_id}/master.m3u8", token)
+
+
+def resolve_master(session: Session, *, public_id: str, public_url: str) -> str:
+    """Absolute URL of the master playlist of a VOD or live item; ``NotFound`` when unknown."""
+    find_item(session, public_id=public_id)
+    return master_url(public_url, public_id)
 
 
 def public_file(storage: Storage, *, area: str, public_id: str, path: str) -> Path:

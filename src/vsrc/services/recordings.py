@@ -47,6 +47,7 @@ def record_to_vod(
             _drop(recording)
             return None
         row_id, account_id, title = stream.id, stream.account_id, stream.title
+        policy = stream.playback_policy
     try:
         info = probe(recording)
     except ProbeError as exc:
@@ -58,6 +59,7 @@ def record_to_vod(
         description=None,
         tags=[],
         encoding_profile_id=None,
+        playback_policy=policy,  # a signed broadcast's recording stays signed
     )
     # Storage consumes what it is given: hand it a second name of the file (or a copy across
     # filesystems), so a failed store or commit still leaves the recording where it was.

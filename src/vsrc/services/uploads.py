@@ -19,6 +19,7 @@ from vsrc.ids import new_vod_id
 from vsrc.media.errors import ProbeError
 from vsrc.media.probe import SourceInfo, probe
 from vsrc.services import media as media_service
+from vsrc.services import playback_policy
 from vsrc.storage import Storage
 
 log = logging.getLogger("vsrc.services.uploads")
@@ -62,8 +63,11 @@ def store_as_media(
     public_id = new_vod_id()
     key = f"media/{public_id}/original{suffix}"
     size = path.stat().st_size
-    storage.put_file(key, path)
+    signed = fields.playback_policy == playback_policy.SIGNED
+    if signed:
+        playback_policy.mark_signed(storage, public_id)
     try:
+        storage.put_file(key, path)
         with transaction(sessions) as session:
             return media_service.create_media(
                 session,
@@ -81,6 +85,8 @@ def store_as_media(
             )
     except BaseException:
         storage.delete_prefix(f"media/{public_id}")
+        if signed:
+            playback_policy.unmark_signed(storage, public_id)
         raise
 
 
@@ -92,6 +98,7 @@ def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *,
             description=upload.fields.get("description"),
             tags=upload.fields.get("tags"),
             encoding_profile_id=upload.fields.get("encodingProfileId"),
+            playback_policy=upload.fields.get("playbackPolicy"),
         )
         with transaction(sessions) as session:
             media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)

@@ -10,6 +10,9 @@ class Storage(Protocol):
     def put_file(self, key: str, source: Path) -> None:
         """Store ``source`` under ``key``, consuming it (a rename when on the same filesystem)."""
 
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store a small object (markers, manifests) under ``key``."""
+
     def local_path(self, key: str) -> Path:
         """A local filesystem path for ``key`` (for ffmpeg and PyAV)."""
 

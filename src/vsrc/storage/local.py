@@ -32,6 +32,16 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
 
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self._resolve(key)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise StorageError(f"could not store {key}: {exc}") from exc
+
     def local_path(self, key: str) -> Path:
         return self._resolve(key)
 

@@ -22,7 +22,7 @@ from vsrc.api.schemas.live import (
     server_out,
 )
 from vsrc.db.session import transaction
-from vsrc.services import live
+from vsrc.services import live, playback_policy
 from vsrc.services.media import MAX_PAGE, purge_files
 
 router = APIRouter(prefix="/api/v1/live", tags=["live"], responses=WRITE_ERRORS)
@@ -37,6 +37,7 @@ LiveId = Annotated[
 def create_live(
     principal: Writer,
     session: SessionDep,
+    state: StateDep,
     body: LiveCreate = Body(
         examples=[
             {
@@ -44,6 +45,7 @@ def create_live(
                 "description": "Live broadcast from our event",
                 "region": "us-east",
                 "serverId": 1,
+                "playbackPolicy": "public",
             }
         ]
     ),
@@ -56,7 +58,11 @@ def create_live(
         description=body.description,
         region=body.region,
         server_id=body.serverId,
+        playback_policy=body.playbackPolicy or playback_policy.PUBLIC,
     )
+    if stream.playback_policy == playback_policy.SIGNED:
+        # Written before the row commits (see services/playback_policy.py): fails closed.
+        playback_policy.mark_signed(state.storage, stream.public_id)
     return LiveCreateResponse(data=live_created(stream))
 
 

@@ -70,6 +70,12 @@ def _page(result: Page, public_url: str) -> MediaPageResponse:
                             "description": {"type": "string", "maxLength": 1000},
                             "encodingProfileId": {"type": "integer"},
                             "tags": {"type": "string", "maxLength": 500, "example": "conference,2024"},
+                            "playbackPolicy": {
+                                "type": "string",
+                                "enum": ["public", "signed"],
+                                "default": "public",
+                                "description": "'signed': playback needs a token from a signing key",
+                            },
                         },
                     }
                 }
@@ -140,16 +146,28 @@ def delete_media(mediaId: VodId, principal: Writer, state: StateDep) -> DeleteRe
 
 
 @router.get("/{mediaId}/embed", response_model=EmbedResponse)
-def get_embed(mediaId: AnyId, principal: Reader, session: SessionDep, state: StateDep) -> EmbedResponse:
+def get_embed(
+    mediaId: AnyId,
+    principal: Reader,
+    session: SessionDep,
+    state: StateDep,
+    token: Annotated[
+        str | None, Query(max_length=4096, description="Playback token to put in the code (signed media)")
+    ] = None,
+) -> EmbedResponse:
     """HTML/JavaScript embed code for a VOD or live media item."""
     public_url = state.settings.public_url
     if mediaId.startswith("live_"):
         stream = live.get_live(session, account_id=principal.account_id, public_id=mediaId)
         title, description, status, kind = stream.title, stream.description, None, "live"
+        policy = stream.playback_policy
     else:
         item = media.get_media(session, account_id=principal.account_id, public_id=mediaId)
         title, description, status, kind = item.title, item.description, item.encoding_status, "vod"
-    code = embed.embed_code(public_url=public_url, media_id=mediaId, player_type=kind)
+        policy = item.playback_policy
+    code = embed.embed_code(
+        public_url=public_url, media_id=mediaId, player_type=kind, token=token, signed=policy == "signed"
+    )
     return EmbedResponse(
         data=Embed(
             mediaId=mediaId,

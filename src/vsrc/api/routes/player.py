@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 
 from vsrc.api.deps import SessionDep, StateDep
+from vsrc.api.routes.playback import TokenQ
 from vsrc.errors import NotFound
 from vsrc.services import embed, playback
+from vsrc.services.tokens import AUD_VIDEO
 
 router = APIRouter(tags=["player"])
 
@@ -32,9 +34,12 @@ def player_asset(name: str, state: StateDep) -> FileResponse:
 
 
 @router.get("/embed/{mediaId}", response_class=HTMLResponse)
-def embed_page(mediaId: str, session: SessionDep, state: StateDep) -> HTMLResponse:
-    """A minimal responsive page playing one VOD or live item, for ``<iframe>`` embedding."""
+def embed_page(mediaId: str, session: SessionDep, state: StateDep, token: TokenQ = None) -> HTMLResponse:
+    """A minimal responsive page playing one VOD or live item, for ``<iframe>`` embedding; a signed
+    item needs ``?token=`` (the player passes it on to resolve, playlists, poster and storyboard)."""
     public_url = state.settings.public_url
-    playback.resolve_master(session, public_id=mediaId, public_url=public_url)  # 404 when unknown
-    page = embed.embed_page(public_url=public_url, media_id=mediaId)
-    return HTMLResponse(page, headers={"Cache-Control": "public, max-age=60"})
+    item = playback.find_item(session, public_id=mediaId)  # 404 when unknown
+    signed = state.guard.check_item(item, audience=AUD_VIDEO, token=token)
+    page = embed.embed_page(public_url=public_url, media_id=mediaId, token=token if signed else None)
+    cache = "private, no-store" if signed else "public, max-age=60"
+    return HTMLResponse(page, headers={"Cache-Control": cache})

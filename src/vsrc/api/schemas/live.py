@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from vsrc.db.models import LiveStream, Media, RtmpServer
@@ -14,6 +16,9 @@ class LiveCreate(BaseModel):
     description: str | None = Field(default=None, examples=["Live broadcast from our event"])
     region: str | None = Field(default=None, examples=["us-east"])
     serverId: int | None = Field(default=None, ge=1, le=2**31 - 1, examples=[1])
+    playbackPolicy: Literal["public", "signed"] | None = Field(
+        default=None, description="'signed': playback needs a token (default 'public')", examples=["public"]
+    )
 
 
 class LiveCreated(BaseModel):
@@ -103,6 +108,7 @@ class LiveOut(BaseModel):
     region: str
     sessionStartedAt: str | None
     playbackUrl: str
+    playbackPolicy: str
     createdAt: str
     updatedAt: str
     recordings: list[RecordingOut] | None = None
@@ -171,6 +177,7 @@ def live_out(
         if stream.status == "live" and stream.session_started_at
         else None,
         playbackUrl=f"{public_url}/hls/{stream.public_id}/master.m3u8",
+        playbackPolicy=stream.playback_policy,
         createdAt=iso_ms(stream.created_at),
         updatedAt=iso_ms(stream.updated_at),
         recordings=None

@@ -26,6 +26,7 @@ EXAMPLE_MEDIA: dict[str, Any] = {
     "playbackUrl": f"http://localhost:8000/hls/{EXAMPLE_ID}/master.m3u8",
     "thumbnailUrl": f"http://localhost:8000/thumbnails/{EXAMPLE_ID}/poster.jpg",
     "errorMessage": None,
+    "playbackPolicy": "public",
 }
 
 
@@ -51,6 +52,7 @@ class MediaSummary(BaseModel):
     playbackUrl: str | None
     thumbnailUrl: str | None
     errorMessage: str | None
+    playbackPolicy: str
 
 
 class MediaDetail(MediaSummary):
@@ -185,6 +187,7 @@ def media_summary(media: Media, public_url: str) -> MediaSummary:
         playbackUrl=playback,
         thumbnailUrl=thumbnail,
         errorMessage=media.error_message,
+        playbackPolicy=media.playback_policy,
     )
 
 
