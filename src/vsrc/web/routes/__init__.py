@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, keys, library, media_page, static
+from vsrc.web.routes import auth, keys, library, live_page, media_page, static
 
-ROUTERS = (static.router, auth.router, library.router, media_page.router, keys.router)
+ROUTERS = (
+    static.router,
+    auth.router,
+    library.router,
+    media_page.router,
+    keys.router,
+    live_page.router,
+)
