@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PLAYER_STAMP := player/node_modules/.installed-stamp
+# tus-js-client for the browser tests of direct uploads (test-only, never served by the app).
+TUS_CLIENT_STAMP := tests/browser/tus/node_modules/.installed-stamp
 
 .PHONY: run test test-fleet setup player lint fmt pytest clean
 
@@ -17,6 +19,10 @@ $(PLAYER_STAMP): player/package.json player/package-lock.json
 	cd player && npm ci --no-audit --no-fund
 	touch $(PLAYER_STAMP)
 
+$(TUS_CLIENT_STAMP): tests/browser/tus/package.json tests/browser/tus/package-lock.json
+	cd tests/browser/tus && npm ci --no-audit --no-fund
+	touch $(TUS_CLIENT_STAMP)
+
 # One esbuild step builds the player and the dashboard's scripts (player/dist/dashboard/).
 player/dist/vsrc-player.js: $(PLAYER_STAMP) player/build.mjs $(wildcard player/src/*.js player/src/*.css player/dashboard/*.js)
 	cd player && npm run build
@@ -28,7 +34,7 @@ else
 player:
 endif
 
-setup: $(STAMP) player
+setup: $(STAMP) player $(TUS_CLIENT_STAMP)
 
 run: setup
 	$(BIN)/vsrc serve
@@ -66,4 +72,4 @@ test-fleet: $(STAMP)
 	rc=$$?; scripts/pg-test-server.sh stop $(FLEET_DIR)/pg; redis-cli -p $(REDIS_PORT) shutdown nosave; exit $$rc
 
 clean:
-	rm -rf $(VENV) player/node_modules player/dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) player/node_modules player/dist tests/browser/tus/node_modules .pytest_cache .mypy_cache .ruff_cache

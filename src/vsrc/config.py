@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     upload_part_max_age: float = Field(
         default=3600, gt=0, description="seconds after which an untouched upload temp file is swept"
     )
+    upload_url_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, le=7 * 24 * 3600, description="how long a direct upload's URL is valid"
+    )
+    upload_sweep_seconds: float = Field(
+        default=300, gt=0, description="how often the API removes expired direct uploads' partial files"
+    )
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
     hook_secret: str | None = Field(default=None, description="shared secret of the nginx-rtmp hooks")

@@ -6,6 +6,10 @@ VsrcError
 ├── PermissionDenied       key lacks the permission for the call        (403)
 │   └── TokenRefused       signed playback without a valid token; says why (403)
 ├── NotFound               unknown id, or another account's             (404)
+├── Conflict               the request does not fit the resource's state (409)
+├── Gone                   expired, will not come back                   (410)
+├── PreconditionFailed     unsupported protocol version (tus)            (412)
+├── Locked                 another request is writing the resource       (423)
 ├── ValidationFailed       bad input; carries field errors              (400)
 ├── PayloadTooLarge        upload over VSRC_MAX_UPLOAD_BYTES            (413)
 ├── UnsupportedMedia       not a decodable video of an accepted format  (415)
@@ -53,6 +57,22 @@ class TokenRefused(PermissionDenied):
 
 
 class NotFound(VsrcError):
+    pass
+
+
+class Conflict(VsrcError):
+    pass
+
+
+class Gone(VsrcError):
+    pass
+
+
+class PreconditionFailed(VsrcError):
+    pass
+
+
+class Locked(VsrcError):
     pass
 
 

@@ -7,9 +7,11 @@ import uuid
 
 VOD_PREFIX = "vod_"
 LIVE_PREFIX = "live_"
+UPLOAD_PREFIX = "upl_"
 VOD_ID_RE = re.compile(r"^vod_[a-f0-9\-]+$")
 LIVE_ID_RE = re.compile(r"^live_[a-f0-9\-]+$")
 MEDIA_ID_RE = re.compile(r"^(vod|live)_[a-f0-9\-]+$")
+UPLOAD_ID_RE = re.compile(r"^upl_[a-f0-9\-]+$")
 
 
 def new_vod_id() -> str:
@@ -18,3 +20,7 @@ def new_vod_id() -> str:
 
 def new_live_id() -> str:
     return LIVE_PREFIX + str(uuid.uuid4())
+
+
+def new_upload_id() -> str:
+    return UPLOAD_PREFIX + str(uuid.uuid4())

@@ -6,13 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vsrc import __version__
 from vsrc.api.background import housekeeping
 from vsrc.api.bodylimit import BodyLimitMiddleware
+from vsrc.api.cors import CORSExceptMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.ratelimit import RateLimitMiddleware
@@ -26,7 +27,10 @@ from vsrc.api.routes import (
     player,
     profiles,
     signing_keys,
+    tus,
+    uploads,
 )
+from vsrc.api.upload_sweeper import sweep_forever
 from vsrc.runtime import Runtime
 from vsrc.services.analytics import AnalyticsIngest
 from vsrc.services.tokens import PlaybackGuard, TokenVerifier
@@ -46,8 +50,10 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with housekeeping(settings):
+        async with housekeeping(settings), anyio.create_task_group() as tasks:
+            tasks.start_soon(sweep_forever, app.state.vsrc)
             yield
+            tasks.cancel_scope.cancel()
         runtime.close()
 
     app = FastAPI(
@@ -83,14 +89,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     # Players and embeds run on customers' origins; keys are bearer tokens, never cookies.
     app.add_middleware(
-        CORSMiddleware,
+        CORSExceptMiddleware,
+        skip=("/tus/",),
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
         allow_headers=["*"],
         expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
     )
     # Added last, so it runs first: nothing below it ever buffers a huge JSON body.
-    app.add_middleware(BodyLimitMiddleware, exempt=("/api/v1/media/upload",))
+    app.add_middleware(BodyLimitMiddleware, exempt=("/api/v1/media/upload", "/tus/"))
     # Outermost: behind a trusted proxy the client is the X-Forwarded-For address, for the rate
     # limits and analytics; anyone else's X-Forwarded-For is ignored.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
@@ -105,6 +112,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         player.router,
         hooks.router,
         analytics.router,
+        uploads.router,
+        tus.router,
     )
     for router in routers:
         app.include_router(router)

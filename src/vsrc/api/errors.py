@@ -20,6 +20,10 @@ STATUS: dict[type[errors.VsrcError], int] = {
     errors.AuthError: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Gone: 410,
+    errors.PreconditionFailed: 412,
+    errors.Locked: 423,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.RateLimited: 429,
@@ -61,6 +65,12 @@ async def _vsrc_error(request: Request, exc: Exception) -> Response:
     status = _status_for(exc)
     if status < 500 and (page := _html_page(request, status, _with_fields(exc))) is not None:
         return page
+    return error_response(exc)
+
+
+def error_response(exc: errors.VsrcError) -> JSONResponse:
+    """The envelope answer for ``exc`` (for routes that must add their own headers to errors)."""
+    status = _status_for(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, errors.AuthError):
         headers["WWW-Authenticate"] = "Bearer"

@@ -226,3 +226,34 @@ class AnalyticsEvent(Base):
     client_ts: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DirectUpload(Base):
+    """A browser-safe resumable (tus) upload: the settings of the media item it will become, and
+    where the bytes stand. The one-time URL's token is stored only as its SHA-256."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # waiting → uploading → completed | failed; cancelled or expired from waiting/uploading.
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # No foreign key: a profile deleted before the last byte fails the upload instead of silently
+    # switching it to the default profile.
+    encoding_profile_id: Mapped[int | None]
+    playback_policy: Mapped[str] = mapped_column(String(16), default="public")
+    cors_origin: Mapped[str | None] = mapped_column(String(255))
+    length: Mapped[int | None] = mapped_column(BigInteger)
+    received_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    media_public_id: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

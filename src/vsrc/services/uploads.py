@@ -7,6 +7,7 @@ into storage, then commit the row; any failure removes whatever was already writ
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Protocol
 
@@ -46,6 +47,14 @@ def source_suffix(filename: str | None) -> str:
     return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
 
 
+def probe_source(path: Path) -> SourceInfo:
+    """Probe a received file; not a decodable video of an accepted format → ``UnsupportedMedia``."""
+    try:
+        return probe(path)
+    except ProbeError as exc:
+        raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
+
+
 def store_as_media(
     sessions: sessionmaker[Session],
     storage: Storage,
@@ -57,9 +66,11 @@ def store_as_media(
     suffix: str,
     original_filename: str | None = None,
     live_stream_id: int | None = None,
+    on_created: Callable[[Session, Media], None] | None = None,
 ) -> Media:
     """Move the probed file ``path`` into storage as a new ``vod_…`` original and commit its
-    ``pending`` row; if the row cannot be written the stored file is removed again."""
+    ``pending`` row; if the row cannot be written the stored file is removed again.
+    ``on_created`` runs in the same transaction (a direct upload records its media id there)."""
     public_id = new_vod_id()
     key = f"media/{public_id}/original{suffix}"
     size = path.stat().st_size
@@ -69,7 +80,7 @@ def store_as_media(
     try:
         storage.put_file(key, path)
         with transaction(sessions) as session:
-            return media_service.create_media(
+            media = media_service.create_media(
                 session,
                 account_id=account_id,
                 public_id=public_id,
@@ -83,6 +94,9 @@ def store_as_media(
                 duration=info.duration,
                 live_stream_id=live_stream_id,
             )
+            if on_created is not None:
+                on_created(session, media)
+            return media
     except BaseException:
         storage.delete_prefix(f"media/{public_id}")
         if signed:
@@ -102,10 +116,7 @@ def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *,
         )
         with transaction(sessions) as session:
             media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
-        try:
-            info = probe(upload.path)
-        except ProbeError as exc:
-            raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
+        info = probe_source(upload.path)
         return store_as_media(
             sessions,
             storage,

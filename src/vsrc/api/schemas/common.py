@@ -43,6 +43,12 @@ RATE_LIMITED: Responses = {
 TOO_LARGE: Responses = {
     413: _error("Upload over the size limit", "File is larger than the 10737418240 byte limit")
 }
+CONFLICT: Responses = {409: _error("Does not fit the resource's current state", "Upload is completed")}
+GONE: Responses = {410: _error("Expired", "This upload URL has expired; create a new upload")}
+PRECONDITION: Responses = {412: _error("Missing or unsupported Tus-Resumable", "Send 'Tus-Resumable: 1.0.0'")}
+LOCKED: Responses = {
+    423: _error("Another request is writing this upload (retry)", "Another request is writing")
+}
 UNSUPPORTED: Responses = {415: _error("Not a decodable video of an accepted format", "Unsupported media")}
 
 READ_ERRORS: Responses = {**BAD_REQUEST, **UNAUTHORIZED, **NOT_FOUND, **RATE_LIMITED}
