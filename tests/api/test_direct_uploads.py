@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -395,3 +396,21 @@ def test_openapi_documents_direct_uploads_with_examples(server: Server) -> None:
     assert {"options", "post", "head", "patch", "delete"} <= set(tus_ops)
     assert "Upload-Offset" in tus_ops["patch"]["responses"]["204"]["headers"]
     assert {"409", "413", "415", "423", "404", "410"} <= set(tus_ops["patch"]["responses"])
+
+
+def test_one_patch_of_a_real_clip_becomes_media_with_the_upload_settings(
+    server: Server, clips: dict[str, Path]
+) -> None:
+    write, read = server.account_keys()
+    data = clips["mp4"].read_bytes()
+    upload = started(server, write, len(data), title="signed one", tags="x,y", playbackPolicy="signed")
+    resp = tus_patch(upload["uploadUrl"], 0, data)
+    assert resp.status_code == 204 and resp.headers["upload-offset"] == str(len(data))
+    done = get_upload(server, read, upload["uploadId"])
+    assert done["status"] == "completed" and done["offset"] == done["length"] == len(data)
+    with server.client(read) as client:
+        media = client.get(f"/api/v1/media/{done['mediaId']}").json()["data"]
+    assert media["title"] == "signed one" and media["playbackPolicy"] == "signed"
+    assert [t["name"] for t in media["tags"]] == ["x", "y"] and media["fileSize"] == len(data)
+    assert httpx.head(upload["uploadUrl"], headers=TUS).headers["upload-offset"] == str(len(data))
+    assert tus_patch(upload["uploadUrl"], len(data), b"").status_code == 409  # complete: nothing to add

@@ -32,7 +32,6 @@ from vsrc.timeutil import utcnow
 log = logging.getLogger("vsrc.services.direct_uploads")
 
 ACTIVE = ("waiting", "uploading")
-PLAYBACK_POLICIES = ("public", "signed")
 _ORIGIN_RE = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?$")
 
 
@@ -40,8 +39,7 @@ _ORIGIN_RE = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5
 class UploadSettings:
     """The validated body of ``POST /api/v1/uploads``."""
 
-    fields: media_service.MediaFields
-    playback_policy: str
+    fields: media_service.MediaFields  # playbackPolicy included
     cors_origin: str | None
 
 
@@ -54,7 +52,7 @@ def validate_request(
     playback_policy: str | None,
     cors_origin: str | None,
 ) -> UploadSettings:
-    """The multipart upload's checks on the media fields, plus the policy and the CORS origin."""
+    """The multipart upload's checks on the media fields (playbackPolicy included), plus the CORS origin."""
     errors: list[FieldError] = []
     try:
         fields = media_service.validate_fields(
@@ -62,12 +60,10 @@ def validate_request(
             description=description,
             tags=",".join(tags) if isinstance(tags, list) else tags,
             encoding_profile_id=None if encoding_profile_id is None else str(encoding_profile_id),
+            playback_policy=playback_policy,
         )
     except ValidationFailed as exc:
         errors.extend(exc.errors)
-    policy = playback_policy or "public"
-    if policy not in PLAYBACK_POLICIES:
-        errors.append(FieldError("playbackPolicy", "playbackPolicy must be 'public' or 'signed'"))
     if cors_origin is not None and cors_origin != "*" and not _ORIGIN_RE.match(cors_origin):
         errors.append(
             FieldError("corsOrigin", "corsOrigin must be an origin like https://app.example.com, or *")
@@ -76,7 +72,7 @@ def validate_request(
         errors.append(FieldError("corsOrigin", "corsOrigin must be at most 255 characters"))
     if errors:
         raise ValidationFailed("Validation failed", errors)
-    return UploadSettings(fields, policy, cors_origin.rstrip("/") if cors_origin else None)
+    return UploadSettings(fields, cors_origin.rstrip("/") if cors_origin else None)
 
 
 def hash_token(token: str) -> str:
@@ -98,7 +94,7 @@ def create_upload(
         description=request.fields.description,
         tags=request.fields.tags,
         encoding_profile_id=request.fields.encoding_profile_id,
-        playback_policy=request.playback_policy,
+        playback_policy=request.fields.playback_policy,
         cors_origin=request.cors_origin,
         received_bytes=0,
         expires_at=utcnow() + timedelta(seconds=ttl_seconds),
@@ -192,7 +188,11 @@ def complete(sessions: sessionmaker[Session], storage: Storage, *, upload_id: in
     with transaction(sessions) as session:
         upload = session.get_one(DirectUpload, upload_id)
     fields = media_service.MediaFields(
-        upload.title, upload.description, list(upload.tags), upload.encoding_profile_id
+        title=upload.title,
+        description=upload.description,
+        tags=list(upload.tags),
+        encoding_profile_id=upload.encoding_profile_id,
+        playback_policy=upload.playback_policy,
     )
 
     def mark_completed(session: Session, media: Media) -> None:
