@@ -93,6 +93,25 @@ def test_api_keys_are_shown_once_then_only_by_prefix(stack: Server, browser_cont
         assert api.get("/api/v1/media").status_code == 401
 
 
+def test_signing_keys_show_the_private_key_once(stack: Server, browser_context: BrowserContext) -> None:
+    page = browser_context.new_page()
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    nav(page, "Signing keys")
+    page.get_by_role("button", name="Create signing key").click()
+    pem = page.get_by_test_id("new-secret").input_value()
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    check_page(page, "signing-keys-new")
+    page.goto(stack.url + "/signing-keys")
+    expect(page.get_by_test_id("new-secret")).to_have_count(0)
+    assert "PRIVATE KEY" not in page.content()
+    expect(page.get_by_test_id("signing-key-row")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status").filter(has_text="revoked")).to_be_visible()
+    expect(page.get_by_test_id("signing-key-row")).to_have_count(0)
+    check_page(page, "signing-keys")
+
+
 def test_a_video_from_library_to_playback_embed_and_delete(
     stack: Server, browser_context: BrowserContext, clip: Path
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, keys, library, live_page, media_page, static
+from vsrc.web.routes import auth, keys, library, live_page, media_page, signing_keys_page, static
 
 ROUTERS = (
     static.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     media_page.router,
     keys.router,
     live_page.router,
+    signing_keys_page.router,
 )

@@ -12,7 +12,7 @@ from vsrc.api.deps import SessionDep, StateDep
 from vsrc.api.schemas.live import live_created
 from vsrc.db.session import transaction
 from vsrc.errors import ValidationFailed
-from vsrc.services import live
+from vsrc.services import live, playback_policy
 from vsrc.web.auth import EditorDep, ViewerDep, mark_dashboard
 from vsrc.web.templating import render
 
@@ -48,6 +48,7 @@ def create_live(
     title: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     region: Annotated[str, Form()] = "",
+    playbackPolicy: Annotated[str, Form()] = "public",
 ) -> Response:
     try:
         with transaction(state.sessions) as session:
@@ -58,11 +59,20 @@ def create_live(
                 description=description or None,
                 region=region or None,
                 server_id=None,
+                playback_policy=playback_policy.parse_policy(playbackPolicy),
             )
+            if stream.playback_policy == playback_policy.SIGNED:
+                # As POST /api/v1/live: the marker is written before the row commits (fails closed).
+                playback_policy.mark_signed(state.storage, stream.public_id)
             public_id = stream.public_id
     except ValidationFailed as exc:
         errors = {e.field: e.message for e in exc.errors}
-        form = {"title": title, "description": description, "region": region}
+        form = {
+            "title": title,
+            "description": description,
+            "region": region,
+            "playbackPolicy": playbackPolicy,
+        }
         return _page(request, state, viewer.account_id, 400, errors=errors, form=form)
     return RedirectResponse(f"/live#{public_id}", status_code=303)
 
