@@ -339,3 +339,20 @@ def test_cli_signs_tokens_the_server_accepts(
     assert bad_aud.returncode == 2 and "aud" in bad_aud.stderr
     not_a_key = sign("--key-file", str(tmp_path / "missing.pem"), "--media", signed.media_id)
     assert not_a_key.returncode == 2
+
+
+def test_a_remembered_token_still_expires(server: Server, signed: Signed) -> None:
+    """Tokens seen before skip the RSA verification, never the expiry."""
+    wall = [time.time()]
+    verifier = TokenVerifier(server.sessions, ttl=10, wall_clock=lambda: wall[0])
+    with server.sessions() as session:
+        account_id = find_item(session, public_id=signed.media_id).account_id
+    check = {"media_id": signed.media_id, "account_id": account_id, "audience": "v"}
+    token = signed.token(expires_in=60)
+    verifier.verify(token, **check)
+    verifier.verify(token, **check)
+    with pytest.raises(TokenRefused, match="aud does not allow 't'"):
+        verifier.verify(token, **{**check, "audience": "t"})
+    wall[0] += 120
+    with pytest.raises(TokenRefused, match="expired"):
+        verifier.verify(token, **check)

@@ -95,15 +95,28 @@ class _Key:
 
 
 class TokenVerifier:
-    """Checks tokens against signing keys cached for ``ttl`` seconds (unknown key ids too)."""
+    """Checks tokens against signing keys cached for ``ttl`` seconds (unknown key ids too).
+
+    A token that passed PyJWT's full check once is remembered (with its ``kid`` and ``exp``) for the
+    same media, account and audience: a viewer's next playlist and segment requests then cost a
+    dictionary lookup, the expiry comparison and the (cached) revocation check, not another RSA
+    verification. Everything else a token says is fixed by its signed bytes.
+    """
 
     def __init__(
-        self, sessions: sessionmaker[Session], *, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._sessions = sessions
         self._ttl = ttl
         self._clock = clock
+        self._wall_clock = wall_clock
         self._cache: OrderedDict[str, tuple[float, _Key | None]] = OrderedDict()
+        self._verified: OrderedDict[tuple[str, str, int, str], tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def forget(self, key_id: str) -> None:
@@ -142,6 +155,34 @@ class TokenVerifier:
             raise TokenRefused("a playback token is required for this media (?token=…)")
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenRefused("malformed token")
+        seen = (token, media_id, account_id, audience)
+        with self._lock:
+            known = self._verified.get(seen)
+        if known is not None:
+            kid, exp = known
+            self._check_key(self._key(kid), account_id)
+            if self._wall_clock() >= exp + LEEWAY_SECONDS:
+                raise TokenRefused("the token has expired")
+            return
+        kid, exp = self._verify_fully(token, media_id=media_id, account_id=account_id, audience=audience)
+        with self._lock:
+            self._verified[seen] = (kid, exp)
+            while len(self._verified) > _CACHE_SIZE:
+                self._verified.popitem(last=False)
+
+    @staticmethod
+    def _check_key(key: _Key | None, account_id: int) -> _Key:
+        # Another account's key is as unknown as a made-up one: it must not play this account's media.
+        if key is None or key.account_id != account_id:
+            raise TokenRefused("unknown signing key (kid)")
+        if key.revoked:
+            raise TokenRefused("the signing key was revoked")
+        return key
+
+    def _verify_fully(
+        self, token: str, *, media_id: str, account_id: int, audience: str
+    ) -> tuple[str, float]:
+        """PyJWT's complete check; returns the token's ``kid`` and ``exp``."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -151,12 +192,8 @@ class TokenVerifier:
             raise TokenRefused("the token header has no kid (signing key id)")
         if header.get("alg") != "RS256":
             raise TokenRefused("the token must be signed with RS256")
-        key = self._key(kid[:128])
-        # Another account's key is as unknown as a made-up one: it must not play this account's media.
-        if key is None or key.account_id != account_id:
-            raise TokenRefused("unknown signing key (kid)")
-        if key.revoked:
-            raise TokenRefused("the signing key was revoked")
+        kid = kid[:128]
+        key = self._check_key(self._key(kid), account_id)
         try:
             claims = jwt.decode(
                 token,
@@ -180,6 +217,7 @@ class TokenVerifier:
             raise TokenRefused(f"invalid token: {exc}") from exc
         if claims.get("sub") != media_id:
             raise TokenRefused("the token is for another media (sub)")
+        return kid, float(claims["exp"])
 
 
 class PlaybackGuard:
