@@ -30,7 +30,9 @@ def tokenize_playlist(text: str, token: str) -> str:
         if not stripped:
             out.append(line)
         elif stripped.startswith("#"):
-            out.append(_URI_ATTR.sub(lambda m: f'URI="{_add_query(m.group(1), query)}"', line))
+            if 'URI="' in line:  # most tags (#EXTINF, #EXT-X-STREAM-INF) name no URI
+                line = _URI_ATTR.sub(lambda m: f'URI="{_add_query(m.group(1), query)}"', line)
+            out.append(line)
         else:
             out.append(_add_query(stripped, query))
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
