@@ -82,3 +82,23 @@ class ApiProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+async def aeventually(
+    predicate: Callable[[], T], timeout: float = 30, interval: float = 0.05, what: str = ""
+) -> T:
+    """:func:`eventually` for ``async`` tests: polls without blocking the event loop the test runs on."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+        except AssertionError as exc:
+            last_error, value = exc, None  # type: ignore[assignment]
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not met within {timeout} s: {what or predicate!r}") from last_error
+        await asyncio.sleep(interval)

@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     rate_limit: str = "1000/15 minutes"
     ffmpeg: str | None = Field(default=None, description="ffmpeg binary; imageio-ffmpeg's if unset")
     hook_secret: str | None = Field(default=None, description="shared secret of the nginx-rtmp hooks")
+    hook_allow_networks: str = Field(
+        default="127.0.0.0/8,::1/128",
+        description="comma-separated networks that may call the nginx-rtmp hooks without a secret",
+    )
+    rtmp_publish_timeout: float = Field(
+        default=15, gt=0, description="seconds an RTMP connection has to get its publish authorized"
+    )
+    rtmp_max_pending_per_ip: int = Field(
+        default=10, ge=1, description="RTMP connections without an authorized publish per address (IPv6 /64)"
+    )
+    rtmp_preauth_max_message_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="largest RTMP message accepted before the publish is authorized",
+    )
     player_dir: Path | None = Field(default=None, description="built VSRCPlayer (default: player/dist)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     encode_stale_seconds: float = Field(
@@ -119,6 +134,14 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
 
+    @field_validator("hook_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
+
     @field_validator("storage_url")
     @classmethod
     def _storage(cls, value: str | None) -> str | None:
@@ -162,6 +185,12 @@ class Settings(BaseSettings):
         import imageio_ffmpeg
 
         return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+    @cached_property
+    def hook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``hook_allow_networks`` parsed."""
+        parts = (p.strip() for p in self.hook_allow_networks.split(","))
+        return tuple(ipaddress.ip_network(p, strict=False) for p in parts if p)
 
 
 def load_settings() -> Settings:

@@ -221,6 +221,19 @@ def test_message_size_cap() -> None:
     assert ChunkReader().feed(fmt0(4, 0, 0xFFFFFF, 9, 1)) == []  # the 16 MiB default allows it
 
 
+def test_a_cap_raised_between_messages_applies_to_the_next() -> None:
+    data = fmt0(3, 0, 5, 20, 0) + b"hello" + fmt0(4, 0, 120, 9, 1) + b"v" * 120
+    with pytest.raises(ProtocolError, match="cap"):
+        ChunkReader(max_message_size=100).feed(data)
+    reader = ChunkReader(max_message_size=100)
+    reader.push(data)
+    messages = reader.messages()
+    assert next(messages).payload == b"hello"
+    reader.max_message_size = 1000  # e.g. the publish command was just authorized
+    assert next(messages).payload == b"v" * 120
+    assert list(messages) == []
+
+
 def test_chunk_stream_cap() -> None:
     reader = ChunkReader(max_chunk_streams=10)
     data = b"".join(fmt0(csid, 0, 1, 8, 1) + b"x" for csid in range(3, 13))

@@ -95,10 +95,10 @@ async def test_killed_publisher_closes_sink_and_reports_done(tmp_path: Path, cli
     assert probe_flv(sink.path).video_frames > 10
 
 
-async def expect_closed(client: RawClient) -> None:
-    """The server closes the connection promptly (EOF or reset)."""
+async def expect_closed(client: RawClient, timeout: float = 4) -> None:
+    """The server closes the connection within ``timeout`` seconds (EOF or reset)."""
     try:
-        await client.read_until_eof(timeout=4)
+        await client.read_until_eof(timeout=timeout)
     except ConnectionResetError:
         pass
     client.close()
@@ -109,7 +109,7 @@ async def test_garbage_never_crashes_the_server(
     tmp_path: Path, clip2: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="vsrc.ingest")
-    config = {"handshake_timeout": 1.0, "idle_timeout": 1.5, "max_message_size": 64 * 1024}
+    config = {"handshake_timeout": 1.0, "idle_timeout": 1.5, "preauth_max_message_size": 64 * 1024}
     async with running_server(tmp_path, **config) as harness:
         port = harness.server.port
 

@@ -11,6 +11,7 @@ from vsrc.db.session import transaction
 from vsrc.errors import PublishDenied
 from vsrc.ingest.interfaces import PublishGrant
 from vsrc.ingest.rtmp.errors import PublishRejected
+from vsrc.ingest.session import mask_key
 from vsrc.services import live, recordings
 from vsrc.timeutil import utcnow
 
@@ -45,7 +46,7 @@ class DbAuthorizer:
             try:
                 public_id = await asyncio.to_thread(self._authorize, app, stream_key)
             except PublishDenied as exc:
-                log.info("publish refused from %s (%s): %s", addr, stream_key[:8], exc.message)
+                log.info("publish refused from %s (%s): %s", addr, mask_key(stream_key), exc.message)
                 raise PublishRejected(exc.message) from exc
             self.active.add(stream_key)
         log.info("publish accepted from %s for %s", addr, public_id)

@@ -13,7 +13,9 @@ or ``await serve_rtmp("0.0.0.0", 1935, authorizer, sink_factory)`` to run until 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+from collections import Counter
 from types import TracebackType
 
 from vsrc.ingest.config import RtmpServerConfig
@@ -23,6 +25,20 @@ from vsrc.ingest.session import RtmpSession
 logger = logging.getLogger("vsrc.ingest")
 
 __all__ = ["RtmpServer", "RtmpServerConfig", "serve_rtmp"]
+
+
+def address_group(addr: str) -> str:
+    """Whom a per-address cap counts a peer as: its IPv4 address, or its IPv6 /64 (one host
+    commonly holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class RtmpServer:
@@ -44,6 +60,9 @@ class RtmpServer:
         self.config = config or RtmpServerConfig()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: Counter[str] = Counter()  # connections without an authorized publish, by group
+        self._capped: set[str] = set()  # groups refused since they were last under the cap
+        self.refused_connections = 0
 
     @property
     def port(self) -> int:
@@ -102,28 +121,65 @@ class RtmpServer:
     ) -> None:
         await self.stop()
 
+    def pending_connections(self, addr: str) -> int:
+        """Connections of ``addr``'s group that have no authorized publish yet."""
+        return self._pending[address_group(addr)]
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - start_server always runs callbacks in a task
             raise RuntimeError("connection handler outside a task")
+        peer = writer.get_extra_info("peername")
+        group = address_group(str(peer[0]) if isinstance(peer, tuple) else str(peer))
         if self._server is None or len(self._tasks) >= self.config.max_sessions:
-            logger.warning("rtmp server: refusing %s (stopping or full)", writer.get_extra_info("peername"))
-            writer.close()
+            self._refuse(writer, f"rtmp server: refusing {peer} (stopping or full)")
+            return
+        if self._pending[group] >= self.config.max_pending_per_ip:
+            # One warning per flood, not one per connection: a flood must not fill the log too.
+            if group not in self._capped:
+                self._capped.add(group)
+                cap = self.config.max_pending_per_ip
+                logger.warning("rtmp server: %s holds %d unauthorized connections; refusing more", group, cap)
+            self._refuse(writer, None)
             return
         self._tasks.add(task)
+        self._pending[group] += 1
+        pending = True
+
+        def authorized() -> None:
+            nonlocal pending
+            pending = False
+            self._release(group)
+
         session = RtmpSession(
             reader,
             writer,
             config=self.config,
             authorizer=self._authorizer,
             sink_factory=self._sink_factory,
+            on_authorized=authorized,
         )
         logger.info("rtmp %s: connected", session.peer)
         try:
             await session.run()
         finally:
             self._tasks.discard(task)
+            if pending:
+                self._release(group)
             logger.info("rtmp %s: disconnected", session.peer)
+
+    def _refuse(self, writer: asyncio.StreamWriter, message: str | None) -> None:
+        self.refused_connections += 1
+        if message is not None:
+            logger.warning("%s", message)
+        writer.transport.abort()  # nothing to drain: the peer has not been told anything
+
+    def _release(self, group: str) -> None:
+        self._pending[group] -= 1
+        if self._pending[group] <= 0:
+            del self._pending[group]
+        if self._pending[group] < self.config.max_pending_per_ip:
+            self._capped.discard(group)
 
 
 async def serve_rtmp(

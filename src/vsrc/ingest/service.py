@@ -12,7 +12,7 @@ from vsrc.db.session import transaction
 from vsrc.ingest.authorizer import DbAuthorizer
 from vsrc.ingest.interfaces import PublishGrant
 from vsrc.ingest.packager import LivePackager
-from vsrc.ingest.server import RtmpServer
+from vsrc.ingest.server import RtmpServer, RtmpServerConfig
 from vsrc.runtime import Runtime
 from vsrc.services import live
 
@@ -34,6 +34,11 @@ class LiveIngest:
             self.make_sink,
             host=settings.rtmp_host,
             port=settings.rtmp_port if port is None else port,
+            config=RtmpServerConfig(
+                publish_timeout=settings.rtmp_publish_timeout,
+                max_pending_per_ip=settings.rtmp_max_pending_per_ip,
+                preauth_max_message_size=settings.rtmp_preauth_max_message_bytes,
+            ),
         )
         self._heartbeat: asyncio.Task[None] | None = None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Callable
 from typing import NoReturn
 
 from vsrc.ingest.config import RtmpServerConfig
@@ -36,8 +38,15 @@ class _Close(Exception):
 
 
 def mask_key(key: str) -> str:
-    """A stream key shortened for logs (keys are secrets)."""
-    return key[:8] + "…" if len(key) > 8 else key
+    """A stream key for logs (keys are secrets): at most its first quarter, 8 characters at most."""
+    return key[: min(8, len(key) // 4)] + "…"
+
+
+def mask_app(app: str) -> str:
+    """An application name for logs: its first path segment only (``live/KEY`` is a common
+    misconfiguration that puts the stream key in the app)."""
+    head = re.split(r"[/?]", app, maxsplit=1)[0]
+    return head if head == app else head + "/…"
 
 
 class RtmpSession:
@@ -51,14 +60,18 @@ class RtmpSession:
         config: RtmpServerConfig,
         authorizer: PublishAuthorizer,
         sink_factory: StreamSinkFactory,
+        on_authorized: Callable[[], None] | None = None,
     ) -> None:
+        """``on_authorized`` is called once, when the connection's first publish is granted."""
         self._reader, self._writer, self._config = reader, writer, config
         self._authorizer, self._sink_factory = authorizer, sink_factory
+        self._on_authorized = on_authorized
         peer = writer.get_extra_info("peername")
         self.addr = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        # Until a publish is authorized, messages are commands of a few hundred bytes.
         self._chunks = ChunkReader(
-            max_message_size=config.max_message_size, max_chunk_streams=config.max_chunk_streams
+            max_message_size=config.preauth_max_message_size, max_chunk_streams=config.max_chunk_streams
         )
         self._out = ChunkWriter()
         self._app: str | None = None
@@ -67,11 +80,14 @@ class RtmpSession:
         self._grant: PublishGrant | None = None
         self._sink: StreamSink | None = None
         self._muxer = FlvMuxer(rebase_timestamps=config.rebase_timestamps)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._expired = False
 
     async def run(self) -> None:
         """Serve the connection until EOF, error, timeout or cancellation; never raises except
         :class:`asyncio.CancelledError`."""
         drain = True
+        self._arm_deadline()
         try:
             try:
                 async with asyncio.timeout(self._config.handshake_timeout):
@@ -95,7 +111,27 @@ class RtmpSession:
             logger.exception("rtmp %s: unexpected error", self.peer)
         finally:
             await self._end_publish()
+            self._disarm_deadline()
             await self._close(drain=drain)
+
+    def _arm_deadline(self) -> None:
+        """Start the clock: without an authorized publish within ``publish_timeout`` the
+        connection is aborted, whatever it is doing (trickling bytes, not reading our replies)."""
+        self._disarm_deadline()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.call_later(self._config.publish_timeout, self._deadline_passed)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self._grant is None and not self._writer.is_closing():
+            logger.info("rtmp %s: closing: no publish within %g s", self.peer, self._config.publish_timeout)
+            self._expired = True
+            self._writer.transport.abort()
 
     async def _handshake(self) -> bytes:
         handshake = ServerHandshake()
@@ -117,12 +153,15 @@ class RtmpSession:
             except TimeoutError:
                 raise _Close(f"idle timeout ({self._config.idle_timeout:g} s without data)") from None
             if not data:
-                logger.info("rtmp %s: publisher closed the connection", self.peer)
+                if not self._expired:
+                    logger.info("rtmp %s: publisher closed the connection", self.peer)
                 return
             await self._process(data)
 
     async def _process(self, data: bytes) -> None:
-        for message in self._chunks.feed(data):
+        self._chunks.push(data)
+        # One message at a time: a granted publish raises the size cap for the very next one.
+        for message in self._chunks.messages():
             await self._handle(message)
         sequence = self._chunks.ack_due()
         if sequence is not None:
@@ -199,7 +238,7 @@ class RtmpSession:
         params = command.command_object if isinstance(command.command_object, dict) else {}
         app = params.get("app")
         self._app = app.strip("/") if isinstance(app, str) else ""
-        logger.info("rtmp %s: connect app=%r", self.peer, self._app)
+        logger.info("rtmp %s: connect app=%r", self.peer, mask_app(self._app))
         cfg = self._config
         await self._send(
             msg.window_ack_size(cfg.window_ack_size),
@@ -237,7 +276,12 @@ class RtmpSession:
             logger.exception("rtmp %s: sink factory failed", self.peer)
             await self._refuse(stream_id, "NetStream.Publish.Failed", "internal server error")
         self._publish_stream_id = stream_id
-        logger.info("rtmp %s: publishing app=%r key=%s", self.peer, self._app, mask_key(key))
+        self._disarm_deadline()
+        self._chunks.max_message_size = self._config.max_message_size
+        if self._on_authorized is not None:
+            self._on_authorized()
+            self._on_authorized = None
+        logger.info("rtmp %s: publishing app=%r key=%s", self.peer, mask_app(self._app), mask_key(key))
         await self._send(
             msg.user_control(UserControl.STREAM_BEGIN, stream_id),
             msg.on_status(stream_id, "status", "NetStream.Publish.Start", "Publishing started."),
@@ -262,6 +306,9 @@ class RtmpSession:
             except Exception:
                 logger.exception("rtmp %s: on_publish_done failed", self.peer)
         self._muxer = FlvMuxer(rebase_timestamps=self._config.rebase_timestamps)
+        if grant is not None:  # back to pending: the same deadline and cap as a new connection
+            self._chunks.max_message_size = self._config.preauth_max_message_size
+            self._arm_deadline()
 
     async def _close(self, *, drain: bool) -> None:
         """Half-close, read to EOF (so the kernel does not answer unread data with an RST that

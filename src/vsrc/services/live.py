@@ -135,7 +135,8 @@ def authorize_publish(
     if "\x00" in stream_key or "\x00" in app:
         raise PublishDenied("invalid stream key")
     if app != LIVE_APP:
-        raise PublishDenied(f"unknown application {app!r}: publish to /{LIVE_APP}")
+        # Never echo the app: publishers that put the key in the app path would see it logged.
+        raise PublishDenied(f"unknown application: publish to /{LIVE_APP}")
     stream = session.scalar(
         select(LiveStream).where(LiveStream.stream_key == stream_key).options(joinedload(LiveStream.server))
     )

@@ -18,6 +18,7 @@ the following bytes are read) and still returns them, like every other message.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -59,7 +60,8 @@ class _StreamState:
 
 
 class ChunkReader:
-    """Feed received bytes with :meth:`feed`; complete messages come back in order."""
+    """Feed received bytes with :meth:`feed` (or :meth:`push` + :meth:`messages`); complete
+    messages come back in order."""
 
     def __init__(
         self,
@@ -79,24 +81,36 @@ class ChunkReader:
 
     def feed(self, data: bytes) -> list[Message]:
         """Consume ``data``; return the messages it completes. Raises :class:`ProtocolError`."""
+        self.push(data)
+        return list(self.messages())
+
+    def push(self, data: bytes) -> None:
+        """Buffer received bytes; :meth:`messages` parses them."""
         self.bytes_received += len(data)
         self._buffer += data
-        messages: list[Message] = []
+
+    def messages(self) -> Iterator[Message]:
+        """The complete messages in the buffered bytes, parsed one at a time: a change of
+        :attr:`max_message_size` made while handling one message applies to the next (a server
+        raises the cap only once a publish is authorized). Raises :class:`ProtocolError`."""
+        while (message := self._next_message()) is not None:
+            yield message
+
+    def _next_message(self) -> Message | None:
         view = memoryview(self._buffer)
         pos = 0
         try:
             while True:
                 parsed = self._parse_chunk(view, pos)
                 if parsed is None:
-                    break
+                    return None
                 pos, message = parsed
                 if message is not None:
                     self._apply_control(message)
-                    messages.append(message)
+                    return message
         finally:
             view.release()
             del self._buffer[:pos]
-        return messages
 
     def ack_due(self) -> int | None:
         """Sequence number to acknowledge if a full window arrived since the last ack, else None."""
