@@ -31,6 +31,7 @@ from vsrc.api.routes import (
     uploads,
 )
 from vsrc.api.upload_sweeper import sweep_forever
+from vsrc.redact import install_access_log_redaction
 from vsrc.runtime import Runtime
 from vsrc.services.analytics import AnalyticsIngest
 from vsrc.services.tokens import PlaybackGuard, TokenVerifier
@@ -47,6 +48,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Build the app on ``runtime``; the database must already be migrated (``vsrc migrate``)."""
     settings = runtime.settings
     logging.getLogger("vsrc").setLevel(settings.log_level)
+    install_access_log_redaction()  # the nginx-rtmp hooks carry ?secret= in their URL
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
