@@ -103,3 +103,41 @@ def test_default_rtmp_server_follows_settings(tmp_path: Path) -> None:
         vsrc(tmp_path, "servers", "add", "--name", "x", "--region", "r", "--rtmp-url", "http://x").returncode
         == 2
     )
+
+
+def test_service_urls_are_printed_without_their_passwords(tmp_path: Path) -> None:
+    import shutil
+    import socket
+
+    from tests.helpers import eventually
+    from vsrc.redact import redact_url, scrub_passwords
+
+    password, port = "hunter2-redis-pw", free_port()
+    argv = [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--requirepass", password, "--save", "", "--appendonly", "no"]
+    redis = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        eventually(listening, timeout=30, what="redis-server listening")
+        env = {"VSRC_REDIS_URL": f"redis://:{password}@127.0.0.1:{port}/0"}
+        migrated = vsrc(tmp_path, "migrate", env=env)
+        doctor = vsrc(tmp_path, "doctor", env=env)
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+    assert migrated.returncode == 0 and "database ready" in migrated.stdout
+    assert f"redis://:***@127.0.0.1:{port}/0 (0 pending)" in doctor.stdout, doctor.stdout
+    for result in (migrated, doctor):
+        assert password not in result.stdout + result.stderr
+    pg = "postgresql+psycopg://vsrc:s3cr%40t@db.example:5432/vsrc?sslmode=require"
+    assert redact_url(pg) == "postgresql+psycopg://vsrc:***@db.example:5432/vsrc?sslmode=require"
+    assert scrub_passwords("failed: s3cr@t / s3cr%40t", pg, None) == "failed: *** / ***"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert redact_url(f"sqlite:///{tmp_path}/vsrc.db") == f"sqlite:///{tmp_path}/vsrc.db"

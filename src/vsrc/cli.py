@@ -68,7 +68,9 @@ def migrate() -> None:
     """Create or upgrade the database schema and seed the defaults."""
     settings = _settings()
     _migrate(settings)
-    typer.echo(f"database ready: {settings.sqlalchemy_url}")
+    from vsrc.redact import redact_url
+
+    typer.echo(f"database ready: {redact_url(settings.sqlalchemy_url)}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import text
 
+from vsrc.redact import redact_url, scrub_passwords
 from vsrc.runtime import Runtime
 
 Check = tuple[str, bool, str]
@@ -42,7 +43,7 @@ def _database(runtime: Runtime) -> Check:
     from vsrc.db.migrate import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config(settings.sqlalchemy_url)).get_current_head()
-    where = settings.sqlalchemy_url.split("@")[-1]
+    where = redact_url(settings.sqlalchemy_url)
     if version != head:
         return "database", False, f"{where} at revision {version}, code expects {head}: run 'vsrc migrate'"
     return "database", True, f"{where} at revision {version}"
@@ -69,9 +70,13 @@ def _queue(runtime: Runtime) -> Check:
         pending = runtime.queue.pending_count()
     except Exception as exc:  # any backend error is a finding to print
         return "queue", False, f"{exc.__class__.__name__}: {exc}"
-    return "queue", True, f"{settings.redis_url or settings.queue_path} ({pending} pending)"
+    where = redact_url(settings.redis_url) if settings.redis_url else settings.queue_path
+    return "queue", True, f"{where} ({pending} pending)"
 
 
 def run_checks(runtime: Runtime) -> Iterator[Check]:
+    settings = runtime.settings
     for check in (_ffmpeg, _database, _storage, _queue):
-        yield check(runtime)
+        name, ok, detail = check(runtime)
+        # A driver's error message may quote its URL: no password is printed, whatever it says.
+        yield name, ok, scrub_passwords(detail, settings.database_url, settings.redis_url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 SECRET_QUERY_PARAMS = ("secret",)
@@ -29,6 +29,19 @@ def redact_url(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+
+
+def scrub_passwords(text: str, *urls: str | None) -> str:
+    """``text`` with every password of ``urls`` (raw and percent-decoded) replaced by ``***``."""
+    for url in urls:
+        try:
+            parts = urlsplit(url or "")
+            secrets = {parts.password or "", unquote(parts.password or "")} - {""}
+        except ValueError:
+            continue
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def redact_query(text: str) -> str:
