@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 from vsrc.ingest.interfaces import StreamSink
 
@@ -12,22 +13,73 @@ logger = logging.getLogger("vsrc.ingest")
 
 
 class FileSink:
-    """Writes the FLV stream to a file (a recording)."""
+    """Writes the FLV stream to a file (a recording) without blocking the event loop.
 
-    def __init__(self, path: str | Path) -> None:
+    :meth:`write` appends to a buffer; one writer task at a time hands what has gathered to a
+    worker thread (so a slow or stalled disk never stalls other publishers). :meth:`write` waits
+    only while more than ``max_buffer`` bytes are waiting; a disk error is raised by the next
+    :meth:`write` or by :meth:`close`. The file (and its folder) is created in the thread too.
+    """
+
+    def __init__(self, path: str | Path, *, max_buffer: int = 8 * 1024 * 1024) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("wb", buffering=1024 * 1024)
-        self.bytes_written = 0
+        self.bytes_written = 0  # on disk (updated by the worker thread)
+        self._max_buffer = max_buffer
+        self._buffer = bytearray()
+        self._file: BinaryIO | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def write(self, data: bytes) -> None:
-        """Append ``data`` to the file."""
-        self._file.write(data)
-        self.bytes_written += len(data)
+        """Queue ``data`` for the file; waits while the backlog is over ``max_buffer``."""
+        self._raise_failure()
+        self._buffer += data
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_out())
+        if len(self._buffer) > self._max_buffer:
+            await self._wait_writer()
 
     async def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
+        """Write out the backlog, then close the file (created empty if nothing came)."""
+        try:
+            await self._wait_writer()
+        finally:
+            if self._writer is None:  # nothing writes any more (a cancelled wait leaves it running)
+                await asyncio.to_thread(self._close_file)
+
+    def _raise_failure(self) -> None:
+        if self._writer is not None and self._writer.done():
+            writer, self._writer = self._writer, None
+            writer.result()  # re-raises the disk error
+
+    async def _wait_writer(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            try:
+                # Shielded: a cancelled publisher must not cancel the write-out of its recording.
+                await asyncio.shield(writer)
+            finally:
+                if self._writer is writer and writer.done():
+                    self._writer = None
+
+    async def _write_out(self) -> None:
+        while self._buffer:
+            chunk, self._buffer = bytes(self._buffer), bytearray()
+            await asyncio.to_thread(self._write_chunk, chunk)
+        # No await between the last check of the buffer and this: write() starts a new task.
+        self._writer = None
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("wb")
+        return self._file
+
+    def _write_chunk(self, chunk: bytes) -> None:
+        self._open().write(chunk)
+        self.bytes_written += len(chunk)
+
+    def _close_file(self) -> None:
+        self._open().close()
 
 
 class ProcessSink:
