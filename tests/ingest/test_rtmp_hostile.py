@@ -22,6 +22,7 @@ from tests.ingest.test_rtmp_server import connect_and_create_stream, expect_clos
 from vsrc.ingest import RtmpServerConfig
 from vsrc.ingest.rtmp import messages as msg
 from vsrc.ingest.rtmp.chunks import Message
+from vsrc.ingest.server import address_group
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +139,12 @@ async def test_trickling_clients_are_closed_at_the_publish_deadline(
         await asyncio.gather(in_the_handshake(), after_connect())
         await aeventually(lambda: harness.server.active_sessions == 0, timeout=10)
     assert caplog.text.count("no publish within 1 s") == 2
+
+
+def test_address_groups() -> None:
+    assert address_group("203.0.113.9") == "203.0.113.9"
+    assert address_group("::ffff:203.0.113.9") == "203.0.113.9"
+    assert (
+        address_group("2001:db8:1:2:aaaa::1") == address_group("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    )
+    assert address_group("2001:db8:1:3::1") != address_group("2001:db8:1:2::1")
