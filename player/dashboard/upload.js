@@ -158,6 +158,7 @@ uppy.on('upload-success', (file) => {
   if (!li) return;
   li.querySelector('progress').value = 100;
   li.querySelector('.pause').hidden = true;
+  li.querySelector('.remove').hidden = true;
   setState(file.id, 'Uploaded: checking the file');
   waitForMedia(uppy.getFile(file.id));
 });

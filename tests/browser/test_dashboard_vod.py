@@ -20,7 +20,6 @@ from tests.conftest import (
     start_worker,
     stop_server,
     stop_worker,
-    upload_file,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -112,14 +111,34 @@ def test_signing_keys_show_the_private_key_once(stack: Server, browser_context: 
     check_page(page, "signing-keys")
 
 
-def test_a_video_from_library_to_playback_embed_and_delete(
-    stack: Server, browser_context: BrowserContext, clip: Path
+def test_a_video_from_upload_to_playback_embed_and_delete(
+    stack: Server, browser_context: BrowserContext, clip: Path, tmp_path: Path
 ) -> None:
     page = browser_context.new_page()
     sign_in(page, stack.url, "owner@example.com", PASSWORD)
     key = create_key_in_ui(page, "uploader")
-    media_id = upload_file(stack, key, clip, title="Dash clip", tags="demo,Keynote")
-    page.goto(stack.url + "/")
+    short = make_clip(tmp_path / "short.mp4", seconds=1)
+
+    # Two files at once through Uppy + tus, titles from the file names.
+    nav(page, "Upload")
+    page.get_by_label("Video files").set_input_files([str(clip), str(short)])
+    page.get_by_label("Tags").fill("demo, Keynote")
+    expect(page.get_by_role("list", name="Files to upload").get_by_role("listitem")).to_have_count(2)
+    check_page(page, "upload")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    for name in ("dash.mp4", "short.mp4"):
+        expect(page.get_by_label(f"Upload progress of {name}")).to_have_attribute(
+            "value", "100", timeout=60_000
+        )
+        expect(page.get_by_role("link", name=f"Open {name}")).to_be_visible(timeout=60_000)
+    check_page(page, "upload-done")
+    media_id = media_id_in(page.get_by_role("link", name="Open dash.mp4").get_attribute("href") or "")
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        listed = api.get("/api/v1/media").json()["data"]["media"]
+    assert {m["title"] for m in listed} == {"dash", "short"}
+    assert all([t["name"] for t in m["tags"]] == ["demo", "Keynote"] for m in listed)
+
+    nav(page, "Library")
     card = page.locator(f"#card-{media_id}")
     # The card updates itself (htmx polling) until the encode completes: no reload here.
     expect(card.get_by_test_id("status")).to_have_attribute("data-status", "completed", timeout=120_000)
@@ -127,7 +146,7 @@ def test_a_video_from_library_to_playback_embed_and_delete(
     expect(card.get_by_role("list", name="Tags")).to_contain_text("Keynote")
     check_page(page, "library")
 
-    card.get_by_role("link", name="Dash clip").click()
+    card.get_by_role("link", name="dash", exact=True).click()
     assert media_id_in(page.url) == media_id
     wait_for(page, f"window.dashboardPlayers && !!dashboardPlayers['{media_id}']", "the player")
     page.evaluate(f"dashboardPlayers['{media_id}'].play()")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, keys, library, live_page, media_page, signing_keys_page, static
+from vsrc.web.routes import auth, keys, library, live_page, media_page, signing_keys_page, static, upload_page
 
 ROUTERS = (
     static.router,
@@ -12,4 +12,5 @@ ROUTERS = (
     keys.router,
     live_page.router,
     signing_keys_page.router,
+    upload_page.router,
 )
