@@ -6,11 +6,21 @@ import math
 import time
 
 from limits import parse
+from limits.aio.storage import Storage as AsyncStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vsrc.api.errors import envelope
+
+
+def async_storage(uri: str) -> AsyncStorage:
+    """The asyncio twin of a ``limits`` storage URI (``memory://``, ``redis://…``): every call on it
+    is awaited, so a Redis round-trip never blocks the event loop."""
+    options: dict[str, str] = {"implementation": "redispy"} if uri.startswith("redis") else {}
+    storage = storage_from_string(f"async+{uri}", **options)
+    assert isinstance(storage, AsyncStorage)
+    return storage
 
 
 class RateLimitMiddleware:
@@ -27,7 +37,7 @@ class RateLimitMiddleware:
     ) -> None:
         self.app = app
         self.item = parse(limit)
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = FixedWindowRateLimiter(async_storage(storage_uri))
         self.prefixes = prefixes
         self.exempt = exempt
 
@@ -38,8 +48,8 @@ class RateLimitMiddleware:
             return
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        allowed = self.limiter.hit(self.item, ip)
-        stats = self.limiter.get_window_stats(self.item, ip)
+        allowed = await self.limiter.hit(self.item, ip)
+        stats = await self.limiter.get_window_stats(self.item, ip)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         headers = [
             (b"ratelimit-limit", str(self.item.amount).encode()),

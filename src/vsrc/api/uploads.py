@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import uuid
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from streaming_form_data import ParseFailedException, StreamingFormDataParser
 from streaming_form_data.targets import BaseTarget
@@ -22,6 +24,7 @@ log = logging.getLogger("vsrc.api.uploads")
 TEXT_FIELDS = ("title", "description", "encodingProfileId", "tags", "playbackPolicy")
 MAX_TEXT_FIELD = 64 * 1024  # a form field larger than this is garbage, not a title
 MULTIPART_SLACK = 1024 * 1024  # room for boundaries and text fields above the file limit
+FEED_BYTES = 1024 * 1024  # parse and write in batches: one thread hop per MiB, not per socket read
 
 
 class _FileTarget(BaseTarget):  # type: ignore[misc]
@@ -111,7 +114,7 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
         raise PayloadTooLarge(f"File is larger than the {max_bytes} byte limit")
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(functools.partial(tmp_dir.mkdir, parents=True, exist_ok=True))
     path = tmp_dir / f"upload-{uuid.uuid4().hex}.part"
     target = _FileTarget(path, max_bytes)
     texts = {name: _TextTarget(name) for name in TEXT_FIELDS}
@@ -121,8 +124,18 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
         parser.register("file", target)
         for name, text in texts.items():
             parser.register(name, text)
+        # Parsing and the disk writes run in a worker thread, a batch of reads at a time: a slow
+        # disk must not stall every other request on this event loop.
+        batch: list[bytes] = []
+        batched = 0
         async for chunk in request.stream():
-            parser.data_received(chunk)
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= FEED_BYTES:
+                await anyio.to_thread.run_sync(_feed, parser, batch)
+                batch, batched = [], 0
+        if batch:
+            await anyio.to_thread.run_sync(_feed, parser, batch)
         if not target.seen:
             raise ValidationFailed.field("file", "file is required")
         if not target.finished:
@@ -146,7 +159,17 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
             raise InsufficientStorage("The server has no space left for this upload") from exc
         raise
     finally:
-        target.close()
-        if not received:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        # Not abandoned on cancellation (anyio's default): the temp file is always closed and removed.
+        await anyio.to_thread.run_sync(_close, target, None if received else path)
+
+
+def _feed(parser: StreamingFormDataParser, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        parser.data_received(chunk)
+
+
+def _close(target: _FileTarget, discard: Path | None) -> None:
+    target.close()
+    if discard is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(discard)

@@ -92,7 +92,7 @@ async def upload_media(request: Request, principal: Writer, state: StateDep) -> 
         uploads.ingest, state.sessions, state.storage, upload, account_id=principal.account_id
     )
     try:
-        state.queue.enqueue_encode(created.public_id)
+        await run_in_threadpool(state.queue.enqueue_encode, created.public_id)  # a queue write: off the loop
     except Exception:  # the queue is down: the upload is safe, workers re-queue forgotten pending media
         log.exception("could not enqueue the encode of %s; it will be re-queued", created.public_id)
     return UploadResponse(data=uploaded_media(created))
