@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import functools
@@ -24,7 +25,7 @@ log = logging.getLogger("vsrc.api.uploads")
 TEXT_FIELDS = ("title", "description", "encodingProfileId", "tags", "playbackPolicy")
 MAX_TEXT_FIELD = 64 * 1024  # a form field larger than this is garbage, not a title
 MULTIPART_SLACK = 1024 * 1024  # room for boundaries and text fields above the file limit
-FEED_BYTES = 1024 * 1024  # parse and write in batches: one thread hop per MiB, not per socket read
+FEED_BYTES = 1024 * 1024  # most body bytes queued for the parser thread before reading waits
 
 
 class _FileTarget(BaseTarget):  # type: ignore[misc]
@@ -119,23 +120,16 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
     target = _FileTarget(path, max_bytes)
     texts = {name: _TextTarget(name) for name in TEXT_FIELDS}
     received = False
+    feeder: _Feeder | None = None
     try:
         parser = StreamingFormDataParser(headers={"Content-Type": content_type})
         parser.register("file", target)
         for name, text in texts.items():
             parser.register(name, text)
-        # Parsing and the disk writes run in a worker thread, a batch of reads at a time: a slow
-        # disk must not stall every other request on this event loop.
-        batch: list[bytes] = []
-        batched = 0
+        feeder = _Feeder(parser)
         async for chunk in request.stream():
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= FEED_BYTES:
-                await anyio.to_thread.run_sync(_feed, parser, batch)
-                batch, batched = [], 0
-        if batch:
-            await anyio.to_thread.run_sync(_feed, parser, batch)
+            await feeder.add(chunk)
+        await feeder.drain()
         if not target.seen:
             raise ValidationFailed.field("file", "file is required")
         if not target.finished:
@@ -159,8 +153,51 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
             raise InsufficientStorage("The server has no space left for this upload") from exc
         raise
     finally:
+        if feeder is not None:
+            await feeder.settle()
         # Not abandoned on cancellation (anyio's default): the temp file is always closed and removed.
         await anyio.to_thread.run_sync(_close, target, None if received else path)
+
+
+class _Feeder:
+    """Parses (and so writes to disk) in a worker thread while the event loop goes on reading.
+
+    A slow disk must not stall every other request on the loop. One batch is in the thread at a time;
+    what arrives meanwhile is queued and handed over next, in one hop. Once ``FEED_BYTES`` are queued,
+    reading waits for the thread, so the client is slowed down instead of memory growing.
+    """
+
+    def __init__(self, parser: StreamingFormDataParser) -> None:
+        self.parser = parser
+        self.batch: list[bytes] = []
+        self.queued = 0
+        self.job: asyncio.Task[None] | None = None
+
+    async def add(self, chunk: bytes) -> None:
+        self.batch.append(chunk)
+        self.queued += len(chunk)
+        if self.job is not None and not self.job.done() and self.queued < FEED_BYTES:
+            return
+        await self._hand_over()
+
+    async def drain(self) -> None:
+        await self._hand_over()  # waits for the batch in the thread, hands over the rest
+        await self._hand_over()  # waits for the rest
+
+    async def _hand_over(self) -> None:
+        if self.job is not None:
+            job, self.job = self.job, None
+            await job  # raises what the parser or the disk raised
+        if self.batch:
+            batch, self.batch, self.queued = self.batch, [], 0
+            self.job = asyncio.ensure_future(anyio.to_thread.run_sync(_feed, self.parser, batch))
+
+    async def settle(self) -> None:
+        """On any way out: wait until no batch is being written, so the file can be closed."""
+        if self.job is not None:
+            await asyncio.wait([self.job])
+            if not self.job.cancelled():
+                self.job.exception()  # consumed: the request already failed for another reason
 
 
 def _feed(parser: StreamingFormDataParser, chunks: list[bytes]) -> None:
