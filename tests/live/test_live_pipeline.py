@@ -163,3 +163,22 @@ def test_key_reset_during_a_broadcast_keeps_the_recording(live_stack: LiveStack)
     assert publisher.wait(timeout=60) == 0
     ended = wait_for(lambda: (s := status_of(live_stack, write, live["mediaId"]))["recordings"] and s)
     assert ended["status"] == "ended" and ended["recordings"][0]["title"].startswith("Reset — recording ")
+
+
+def test_stream_keys_never_reach_the_log(live_stack: LiveStack, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from tests.helpers import eventually
+
+    caplog.set_level(logging.DEBUG, logger="vsrc")
+    write, _ = live_stack.server.account_keys()
+    live = live_stack.create_live(write, title="Secret")
+    key = live["streamKey"]
+    # The key in the app as well (a server URL of rtmp://host/live/KEY in OBS), then a good publish.
+    in_app = ["-rtmp_app", f"live/{key}", "-rtmp_playpath", key]
+    assert publish(live_stack.rtmp_url(key), seconds=2, extra_out=in_app).wait(timeout=30) != 0
+    assert publish(live_stack.rtmp_url(key), seconds=2).wait(timeout=60) == 0
+    eventually(lambda: status_of(live_stack, write, live["mediaId"])["recordings"], timeout=60)
+    log = caplog.text
+    assert "app='live/…'" in log and "publishing app='live'" in log  # both attempts were logged
+    assert key not in log and key[8:] not in log and key[-8:] not in log
