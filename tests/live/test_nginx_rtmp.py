@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ pytestmark = [
 ]
 
 
-def nginx_conf(prefix: Path, rtmp_port: int, api: str, ingest_port: int) -> str:
+def nginx_conf(prefix: Path, rtmp_port: int, api: str, ingest_port: int, hook_query: str = "") -> str:
     return f"""
 load_module {MODULE};
 daemon off;
@@ -41,8 +42,8 @@ rtmp {{
         application live {{
             live on;
             record off;
-            on_publish {api}/hooks/rtmp/on_publish;
-            on_publish_done {api}/hooks/rtmp/on_publish_done;
+            on_publish {api}/hooks/rtmp/on_publish{hook_query};
+            on_publish_done {api}/hooks/rtmp/on_publish_done{hook_query};
             push rtmp://127.0.0.1:{ingest_port}/live;
         }}
     }}
@@ -50,18 +51,26 @@ rtmp {{
 """
 
 
-@pytest.fixture
-def nginx(live_stack: LiveStack, tmp_path: Path) -> Iterator[int]:
+@contextmanager
+def running_nginx(live_stack: LiveStack, prefix: Path, hook_query: str = "") -> Iterator[int]:
+    """A real nginx-rtmp in front of ``live_stack``; yields its RTMP port."""
+    prefix.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(nginx_conf(tmp_path, port, live_stack.server.url, live_stack.rtmp_port))
-    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_conf(prefix, port, live_stack.server.url, live_stack.rtmp_port, hook_query))
+    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
         wait_for(lambda: _listening(port), timeout=10)
         yield port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def nginx(live_stack: LiveStack, tmp_path: Path) -> Iterator[int]:
+    with running_nginx(live_stack, tmp_path) as port:
+        yield port
 
 
 def _listening(port: int) -> bool:
@@ -91,3 +100,19 @@ def test_nginx_rtmp_fronting_vsrc(live_stack: LiveStack, nginx: int) -> None:
     )
     assert ended["status"] == "ended"
     time.sleep(0.5)
+
+
+def test_nginx_rtmp_sends_the_hook_secret(
+    live_stack: LiveStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented set-up with VSRC_HOOK_SECRET: nginx-rtmp keeps ``?secret=`` on its hook calls."""
+    monkeypatch.setattr(live_stack.server.settings, "hook_secret", "nginx-hook-s3cret")
+    write, _ = live_stack.server.account_keys()
+    live = live_stack.create_live(write, title="Secret hooks")
+    with running_nginx(live_stack, tmp_path / "wrong", "?secret=not-it") as port:
+        assert publish(f"rtmp://127.0.0.1:{port}/live/{live['streamKey']}", seconds=2).wait(timeout=30) != 0
+    assert status_of(live_stack, write, live["mediaId"])["status"] == "idle"
+    with running_nginx(live_stack, tmp_path / "right", "?secret=nginx-hook-s3cret") as port:
+        good = publish(f"rtmp://127.0.0.1:{port}/live/{live['streamKey']}", seconds=3)
+        assert good.wait(timeout=60) == 0
+        wait_for(lambda: status_of(live_stack, write, live["mediaId"])["status"] == "ended", timeout=40)
