@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +9,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import Server, free_port, start_server, stop_server
-from tests.helpers import eventually
+from tests.conftest import Server, start_server, stop_server
+from tests.helpers import ApiProcess, eventually
 from vsrc.config import Settings
 from vsrc.redact import redact_query
 
@@ -66,35 +63,16 @@ def test_redact_query() -> None:
 
 def test_the_hook_secret_never_reaches_the_access_log(tmp_path: Path) -> None:
     secret, wrong = "hunter2-hook-secret", "guessed-wrong-secret"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VSRC_")},
-        "VSRC_DATA_DIR": str(tmp_path),
-        "VSRC_HTTP_HOST": "127.0.0.1",
-        "VSRC_HTTP_PORT": str(free_port()),
-        "VSRC_HOOK_SECRET": secret,
-    }
-    subprocess.run([sys.executable, "-m", "vsrc", "migrate"], env=env, check=True, capture_output=True)
+    api = ApiProcess(tmp_path, VSRC_HOOK_SECRET=secret, VSRC_LOG_LEVEL="INFO")  # INFO: access log on
     log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "vsrc", "api"], env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{env['VSRC_HTTP_PORT']}"
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{base}/health", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(up, timeout=60, what="vsrc api serving")
         form = {"name": "1_" + "0" * 32, "app": "live"}
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=api.url, timeout=30) as client:
             assert client.post(f"/hooks/rtmp/on_publish?secret={secret}", data=form).status_code == 403
             assert client.post(f"/hooks/rtmp/on_publish?secret={wrong}", data=form).status_code == 401
         text = eventually(
             lambda: (t := log.read_text()).count("on_publish?secret=***") == 2 and t, timeout=20
         )
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        api.stop()
     assert secret not in text and wrong not in text
