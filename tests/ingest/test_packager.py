@@ -130,3 +130,17 @@ def test_a_stalled_recording_never_blocks_the_event_loop(
 
 async def _ident() -> int:
     return threading.get_ident()
+
+
+def test_a_disk_error_of_the_recording_is_raised_not_lost() -> None:
+    from vsrc.ingest import FileSink
+
+    async def run() -> None:
+        sink = FileSink("/dev/full")  # every write fails with ENOSPC, like a full disk
+        with pytest.raises(OSError, match="No space left"):
+            for _ in range(64):  # the writer thread fails; a later write (or close) raises it
+                await sink.write(bytes(256 * 1024))
+                await asyncio.sleep(0.01)
+            await sink.close()
+
+    asyncio.run(run())
