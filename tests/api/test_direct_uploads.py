@@ -4,6 +4,7 @@ the tus 1.0.0 side (creation, offsets, limits, content type, expiry, termination
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,18 +243,31 @@ def test_a_cut_patch_keeps_the_bytes_received(server: Server) -> None:
     assert partial_file(server, upload["uploadId"]).read_bytes() == b"z" * 300 + b"y" * 100
 
 
-def test_a_second_writer_is_locked_out_until_the_first_ends(server: Server) -> None:
+def test_a_new_patch_takes_over_from_a_stale_one(server: Server) -> None:
     write, _ = server.account_keys()
-    url = started(server, write, 1000)["uploadUrl"]
-    first = open_patch(url, 0, declared=1000, first=b"q" * 100)
+    upload = started(server, write, 1000)
+    url = upload["uploadUrl"]
+    stale = open_patch(url, 0, declared=1000, first=b"q" * 100)  # half-open: never sends the rest
     try:
-        # An empty PATCH at offset 0 is harmless if it gets through before the first one holds the file.
-        eventually(lambda: tus_patch(url, 0, b"").status_code == 423, what="the second writer locked out")
-        assert tus_patch(url, 0, b"r" * 10).status_code == 423
+        eventually(lambda: tus_offset(url) == 100, what="the stale PATCH's bytes on disk")
+        resp = tus_patch(url, 100, b"s" * 10)  # the client's retry, resuming from HEAD
+        assert resp.status_code == 204, resp.text
+        assert resp.headers["upload-offset"] == "110"
     finally:
-        first.close()
-    eventually(lambda: tus_patch(url, 100, b"s" * 10).status_code == 204, what="the lock released")
-    assert tus_offset(url) == 110
+        stale.close()
+    assert partial_file(server, upload["uploadId"]).read_bytes() == b"q" * 100 + b"s" * 10
+
+
+def test_a_writer_in_another_process_is_423(server: Server) -> None:
+    write, _ = server.account_keys()
+    upload = started(server, write, 100)
+    url = upload["uploadUrl"]
+    with partial_file(server, upload["uploadId"]).open("ab") as other:  # as another API process would
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        resp = tus_patch(url, 0, b"r" * 10)
+        assert resp.status_code == 423 and resp.json()["success"] is False
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    assert tus_patch(url, 0, b"r" * 10).status_code == 204
 
 
 def test_unknown_urls_are_404_on_every_method(server: Server) -> None:
@@ -414,3 +428,14 @@ def test_one_patch_of_a_real_clip_becomes_media_with_the_upload_settings(
     assert [t["name"] for t in media["tags"]] == ["x", "y"] and media["fileSize"] == len(data)
     assert httpx.head(upload["uploadUrl"], headers=TUS).headers["upload-offset"] == str(len(data))
     assert tus_patch(upload["uploadUrl"], len(data), b"").status_code == 409  # complete: nothing to add
+
+
+def test_an_empty_upload_fails_at_creation(server: Server) -> None:
+    write, read = server.account_keys()
+    upload = create_upload(server, write)
+    resp = tus_create(upload["uploadUrl"], 0)  # nothing will follow: this is already the last byte
+    assert resp.status_code == 415, resp.text
+    shown = get_upload(server, read, upload["uploadId"])
+    assert shown["status"] == "failed" and "Unsupported media" in shown["errorMessage"]
+    assert not partial_file(server, upload["uploadId"]).exists()
+    assert httpx.head(upload["uploadUrl"], headers=TUS).status_code == 410

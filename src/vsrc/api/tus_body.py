@@ -8,7 +8,9 @@ busy one writes batch up, and reading pauses once ``MAX_PENDING`` bytes wait.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import anyio
@@ -65,24 +67,57 @@ class _Writer:
             raise self.error
 
 
-async def append_body(request: Request, fd: int, *, start: int, room: int) -> Appended:
+class Writers:
+    """The PATCHes writing in this process, by upload id, so that a client's new request can stop
+    its own stale one: a connection that died without a FIN or RST (a phone changing networks)
+    would otherwise hold the upload's lock until TCP gives up, hours later (tusd does the same)."""
+
+    def __init__(self) -> None:
+        self._reading: dict[str, anyio.CancelScope] = {}
+
+    @contextlib.contextmanager
+    def registered(self, upload_id: str, scope: anyio.CancelScope) -> Iterator[None]:
+        self._reading[upload_id] = scope
+        try:
+            yield
+        finally:
+            self._reading.pop(upload_id, None)
+
+    def stop(self, upload_id: str) -> bool:
+        """Ask the PATCH reading ``upload_id`` to stop (it keeps what it read); False if none here."""
+        scope = self._reading.get(upload_id)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+
+WRITERS = Writers()
+
+
+async def append_body(request: Request, fd: int, *, upload_id: str, start: int, room: int) -> Appended:
     """Append the request body to ``fd`` (whose size is ``start``); more than ``room`` bytes →
-    ``PayloadTooLarge`` with this request's bytes removed again (the upload's offset is unchanged)."""
+    ``PayloadTooLarge`` with this request's bytes removed again (the upload's offset is unchanged).
+    ``WRITERS.stop(upload_id)`` ends the reading early, like a disconnect."""
     writer = _Writer(fd)
     received = 0
     disconnected = False
     async with anyio.create_task_group() as tasks:
-        try:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > room:
-                    break
-                writer.feed(tasks, chunk)
-                if len(writer.pending) >= MAX_PENDING:
-                    await writer.idle.wait()
-                writer.check()
-        except ClientDisconnect:
+        with anyio.CancelScope() as reading, WRITERS.registered(upload_id, reading):
+            try:
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > room:
+                        break
+                    writer.feed(tasks, chunk)
+                    if len(writer.pending) >= MAX_PENDING:
+                        await writer.idle.wait()
+                    writer.check()
+            except ClientDisconnect:
+                disconnected = True
+        if reading.cancel_called:
             disconnected = True
+            log.info("a newer request of the client took over upload %s", upload_id)
         await writer.idle.wait()
     writer.check()
     if received > room:

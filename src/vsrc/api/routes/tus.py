@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -29,9 +31,17 @@ from vsrc.api.schemas.common import (
     TOO_LARGE,
     UNSUPPORTED,
 )
-from vsrc.api.tus_body import append_body
+from vsrc.api.tus_body import WRITERS, append_body
 from vsrc.db.models import DirectUpload
-from vsrc.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, PreconditionFailed, VsrcError
+from vsrc.errors import (
+    Conflict,
+    Locked,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PreconditionFailed,
+    VsrcError,
+)
 from vsrc.services import direct_uploads, partial_files
 
 log = logging.getLogger("vsrc.api.tus")
@@ -56,6 +66,7 @@ def _headers(description: str, *names: str) -> dict[str, Any]:
 
 
 Work = Callable[[AppState, DirectUpload], Awaitable[Response]]
+TAKEOVER_SECONDS = 10  # a stale PATCH stops reading at once; its last write and bookkeeping remain
 
 
 async def _answer(request: Request, token: str, work: Work) -> Response:
@@ -80,6 +91,25 @@ async def _answer(request: Request, token: str, work: Work) -> Response:
 def _created(upload: DirectUpload) -> None:
     if upload.status == "waiting":
         raise NotFound("This upload has not been created yet: POST to this URL with Upload-Length first")
+
+
+async def _open_for_writing(path: Path, upload_id: str) -> int:
+    """The partial file, locked for this request. A PATCH of the same upload still reading in this
+    process is the client's own stale request (it would not send a new one otherwise): it is told to
+    stop, and its lock awaited. Held by another process: 423, which tus clients retry."""
+    try:
+        return await to_thread.run_sync(partial_files.open_locked, path)
+    except Locked:
+        if not WRITERS.stop(upload_id):
+            raise
+    deadline = anyio.current_time() + TAKEOVER_SECONDS
+    while True:
+        await anyio.sleep(0.02)
+        try:
+            return await to_thread.run_sync(partial_files.open_locked, path)
+        except Locked:
+            if anyio.current_time() > deadline:
+                raise
 
 
 def _finish(state: AppState, upload: DirectUpload) -> None:
@@ -213,7 +243,7 @@ async def tus_patch(token: str, request: Request) -> Response:
             raise Conflict("This upload is already complete")
         assert upload.length is not None  # set by creation
         path = partial_files.path_for(state.settings.tmp_dir, upload.public_id)
-        fd = await to_thread.run_sync(partial_files.open_locked, path)
+        fd = await _open_for_writing(path, upload.public_id)
         try:
             current = await to_thread.run_sync(partial_files.size_of, fd)
             if offset != current:
@@ -224,7 +254,7 @@ async def tus_patch(token: str, request: Request) -> Response:
             declared = tus.content_length(request.headers)
             if declared is not None and declared > room:
                 raise PayloadTooLarge("The PATCH body goes past Upload-Length")
-            appended = await append_body(request, fd, start=current, room=room)
+            appended = await append_body(request, fd, upload_id=upload.public_id, start=current, room=room)
             new_offset = current + appended.written
             await run_in_threadpool(
                 direct_uploads.record_offset, state.sessions, upload_id=upload.id, offset=new_offset
