@@ -20,6 +20,7 @@ from tests.conftest import (
     start_worker,
     stop_server,
     stop_worker,
+    upload_file,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -167,3 +168,22 @@ def test_a_video_from_upload_to_playback_embed_and_delete(
     assert page.locator(f"#card-{media_id}").count() == 0
     gone = httpx.get(f"{stack.url}/api/v1/media/{media_id}", headers={"Authorization": f"Bearer {key}"})
     assert gone.status_code == 404
+
+
+def test_a_signed_video_previews_with_a_short_lived_token(
+    stack: Server, browser_context: BrowserContext, clip: Path
+) -> None:
+    page = browser_context.new_page()
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    key = create_key_in_ui(page, "signed uploads")
+    media_id = upload_file(stack, key, clip, title="Members only", playbackPolicy="signed")
+    assert httpx.get(f"{stack.url}/hls/resolve/{media_id}").status_code == 403  # no token, no playback
+    nav(page, "Library")
+    card = page.locator(f"#card-{media_id}")
+    expect(card.get_by_test_id("status")).to_have_attribute("data-status", "completed", timeout=120_000)
+    wait_for(page, f"document.querySelector('#card-{media_id} img').naturalWidth > 0", "the signed poster")
+    card.get_by_role("link", name="Members only").click()
+    expect(page.get_by_text("Playback policy")).to_be_visible()
+    wait_for(page, f"window.dashboardPlayers && !!dashboardPlayers['{media_id}']", "the player")
+    page.evaluate(f"dashboardPlayers['{media_id}'].play()")
+    wait_for(page, f"dashboardPlayers['{media_id}'].currentTime() > 1", "signed playback", timeout=40)

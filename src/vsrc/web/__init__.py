@@ -19,6 +19,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from vsrc.api.deps import AppState
 from vsrc.web.auth import LoginRequired
+from vsrc.web.preview_tokens import PreviewSigner
 from vsrc.web.templating import build_environment, render
 
 
@@ -30,6 +31,7 @@ class WebState:
     js_dir: Path
     login_limiter: MovingWindowRateLimiter
     login_limit: RateLimitItem
+    preview: PreviewSigner
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
@@ -54,6 +56,7 @@ def install_dashboard(app: FastAPI) -> None:
         js_dir=state.settings.player_dist / "dashboard",
         login_limiter=MovingWindowRateLimiter(storage_from_string(storage_uri)),
         login_limit=parse(state.settings.login_rate_limit),
+        preview=PreviewSigner(state.sessions),
     )
     app.state.html_error_page = _error_page
     app.add_exception_handler(LoginRequired, _login_required)

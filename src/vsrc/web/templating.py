@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,16 @@ def build_environment() -> Environment:
     env.filters["filesize"] = filesize
     env.filters["safe_color"] = safe_color
     return env
+
+
+def preview_tokens(request: Request, account_id: int, items: Iterable[Any]) -> dict[str, str]:
+    """Playback tokens for the signed ones of ``items`` (media or live streams), by public id."""
+    signer = request.app.state.web.preview
+    return {
+        item.public_id: signer.token(account_id=account_id, media_id=item.public_id)
+        for item in items
+        if item.playback_policy == "signed"
+    }
 
 
 def render(

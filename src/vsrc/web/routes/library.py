@@ -12,7 +12,7 @@ from vsrc.errors import ValidationFailed
 from vsrc.services import media
 from vsrc.services.media import ENCODING_STATUSES, MAX_PAGE
 from vsrc.web.auth import ViewerDep, mark_dashboard
-from vsrc.web.templating import render
+from vsrc.web.templating import preview_tokens, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_dashboard)])
 
@@ -54,7 +54,12 @@ def library(
             "error": errors,
         }
         return render(request, "library.html", context, status_code=400)
-    context = {"result": result, "filters": filters, "statuses": ENCODING_STATUSES}
+    context = {
+        "result": result,
+        "filters": filters,
+        "statuses": ENCODING_STATUSES,
+        "tokens": preview_tokens(request, viewer.account_id, result.items),
+    }
     return render(request, "library.html", context)
 
 
@@ -62,4 +67,6 @@ def library(
 def media_card(media_id: str, request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
     """One library card (htmx polls it while the item encodes)."""
     item = media.get_media(session, account_id=viewer.account_id, public_id=media_id)
-    return render(request, "_card.html", {"m": item})
+    return render(
+        request, "_card.html", {"m": item, "tokens": preview_tokens(request, viewer.account_id, [item])}
+    )

@@ -14,7 +14,7 @@ from vsrc.db.session import transaction
 from vsrc.errors import ValidationFailed
 from vsrc.services import live, playback_policy
 from vsrc.web.auth import EditorDep, ViewerDep, mark_dashboard
-from vsrc.web.templating import render
+from vsrc.web.templating import preview_tokens, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_dashboard)])
 
@@ -31,7 +31,8 @@ def _page(
             for s in page.items
         ]
         regions = sorted({server.region for server, _ in live.list_servers(session)})
-    context = {"streams": streams, "total": page.total, "regions": regions, **extra}
+    tokens = preview_tokens(request, account_id, [s for s in page.items if s.status == "live"])
+    context = {"streams": streams, "total": page.total, "regions": regions, "tokens": tokens, **extra}
     return render(request, "live.html", context, status_code=status_code)
 
 

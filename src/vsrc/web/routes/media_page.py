@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from vsrc.api.deps import SessionDep, StateDep
 from vsrc.services import analytics_stats, embed, media, uploads
 from vsrc.web.auth import EditorDep, ViewerDep, mark_dashboard
-from vsrc.web.templating import render
+from vsrc.web.templating import preview_tokens, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_dashboard)])
 
@@ -37,6 +37,7 @@ def media_page(
             public_url=state.settings.public_url, media_id=item.public_id, player_type="vod"
         ),
         "stats": stats,
+        "token": preview_tokens(request, viewer.account_id, [item]).get(item.public_id),
         # In a <script type="application/json">: "</" must not end the element early.
         "series_json": json.dumps(series).replace("</", "<\\/"),
     }
