@@ -47,28 +47,36 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# The suite runs on PYTEST_WORKERS parallel processes (pytest-xdist); each test module stays on one
+# worker, so its module-scoped servers start once. Most tests wait on real time (publishers, encodes,
+# browsers), hence more workers than cores. `PYTEST_WORKERS=0` runs serially; `PYTEST_ARGS='-m "not
+# slow"'` skips the real encodes, processes and browsers (see docs/architecture.md, "Tests").
+PYTEST_WORKERS ?= 4
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(PYTEST)
 
 test: setup lint
 ifneq ($(wildcard player/package.json),)
 	cd player && npm test
 endif
-	$(BIN)/pytest
+	$(PYTEST)
 
 # "Fleet mode": the API, encode and live suites again with every test server on its own fresh
-# PostgreSQL database and Redis database (queue + rate limits), as DESIGN.md promises.
+# PostgreSQL database and Redis database (queue + rate limits): see docs/architecture.md, "Tests".
 # Needs Debian's postgresql and redis-server packages (.ci/run installs them).
 FLEET_DIR ?= /tmp/vsrc-test-fleet
 PG_PORT ?= 55432
 REDIS_PORT ?= 56379
 test-fleet: $(STAMP)
 	mkdir -p $(FLEET_DIR)
-	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --databases 256 --daemonize yes \
 	  --pidfile $(FLEET_DIR)/redis.pid --logfile $(FLEET_DIR)/redis.log
 	url=$$(scripts/pg-test-server.sh start $(FLEET_DIR)/pg $(PG_PORT)) && \
 	TEST_POSTGRES_URL=$$url TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) \
-	  $(BIN)/pytest tests/api tests/tasks tests/live; \
+	  $(PYTEST) tests/api tests/tasks tests/live; \
 	rc=$$?; scripts/pg-test-server.sh stop $(FLEET_DIR)/pg; redis-cli -p $(REDIS_PORT) shutdown nosave; exit $$rc
 
 clean:

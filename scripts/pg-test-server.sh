@@ -10,7 +10,7 @@ case "$cmd" in
     rm -rf "$dir" && mkdir -p "$dir" && chown postgres "$dir"
     runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=500" start >/dev/null
     echo "postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)

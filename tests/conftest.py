@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.helpers import build_once, eventually
 from vsrc.api.app import create_app
 from vsrc.api.server import protocol_for
 from vsrc.config import Settings
@@ -34,9 +34,19 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def free_port() -> int:
+    """A loopback port free right now (racy under parallel tests: prefer ``bound_socket``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A loopback TCP socket already bound (port 0: the kernel picks), so no parallel test can take its
+    port between choosing it and serving on it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 def make_clip(
@@ -72,12 +82,14 @@ def make_clip(
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("clips")
-    return {
-        "mp4": make_clip(root / "clip.mp4"),
-        "mkv": make_clip(root / "clip.mkv"),
-        "noaudio": make_clip(root / "noaudio.mp4", audio=False),
-    }
+    def build(root: Path) -> dict[str, Path]:
+        return {
+            "mp4": make_clip(root / "clip.mp4"),
+            "mkv": make_clip(root / "clip.mkv"),
+            "noaudio": make_clip(root / "noaudio.mp4", audio=False),
+        }
+
+    return build_once(tmp_path_factory, "clips", build)
 
 
 @functools.cache
@@ -126,13 +138,23 @@ PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
 # Set TEST_REDIS_URL (e.g. redis://127.0.0.1:56379) to put the queue and rate limits of every test server
 # on Redis: each server gets its own flushed Redis database, so queues of parallel servers never mix.
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
-_redis_db = itertools.count(1)
+_redis_db = itertools.count()
 
 
 def fresh_redis_database(url: str) -> str:
+    """The next Redis database of this test process. Parallel (xdist) workers each own a disjoint slice
+    of the server's databases (`make test-fleet` starts Redis with 256), so none flushes another's."""
     import redis
 
-    db_url = f"{url.rstrip('/')}/{next(_redis_db) % 16}"
+    total = int(redis.Redis.from_url(url).config_get("databases")["databases"])
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    per_worker = total // workers
+    if per_worker < 2:
+        raise RuntimeError(f"Redis at {url} has {total} databases: too few for {workers} test workers")
+    # Database 0 is left alone; each worker cycles through its own slice.
+    db = worker * per_worker + 1 + next(_redis_db) % (per_worker - 1)
+    db_url = f"{url.rstrip('/')}/{db}"
     redis.Redis.from_url(db_url).flushdb()
     return db_url
 
@@ -152,10 +174,12 @@ def start_server(
     data_dir: Path,
     rate_limit_override: str = "100000/15 minutes",
     port: int | None = None,
+    sock: socket.socket | None = None,
     **overrides: object,
 ) -> Server:
-    """Migrate ``data_dir`` and serve VSRC on ``port`` (default: a free loopback port; rate limit lifted
-    unless overridden). Pass ``port`` with ``public_url`` when the app must know its own URL."""
+    """Migrate ``data_dir`` and serve VSRC (rate limit lifted unless overridden) on ``sock``, else on
+    ``port``, else on a port the kernel picks. When the app must know its own URL, pass a
+    ``bound_socket()`` and ``public_url`` built from its port."""
     if PG_ADMIN_URL and "database_url" not in overrides:
         overrides["database_url"] = fresh_postgres_database(PG_ADMIN_URL)
     if REDIS_URL and "redis_url" not in overrides:
@@ -164,7 +188,8 @@ def start_server(
     upgrade(settings.sqlalchemy_url)
     with transaction(sessions_for(settings.sqlalchemy_url)) as session:
         ensure_defaults(session, rtmp_public_url=settings.rtmp_public_url)
-    port = port or free_port()
+    sock = sock or bound_socket(port or 0)
+    port = int(sock.getsockname()[1])
     runtime = Runtime(settings)
     config = uvicorn.Config(
         create_app(runtime),
@@ -175,13 +200,9 @@ def start_server(
         proxy_headers=False,  # the app trusts X-Forwarded-For itself (VSRC_FORWARDED_ALLOW_IPS)
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+    eventually(lambda: server.started, timeout=30, interval=0.02, what="uvicorn started")
     return Server(f"http://127.0.0.1:{port}", settings, thread, server, runtime)
 
 
@@ -228,15 +249,20 @@ def wait_for_status(
 ) -> tuple[dict, list[int]]:
     """Poll the API until the media reaches one of ``statuses``; returns it and the progress seen."""
     seen: list[int] = []
-    deadline = time.monotonic() + timeout
+    last: dict = {}
+
+    def reached() -> dict | None:
+        nonlocal last
+        last = client.get(f"/api/v1/media/{media_id}").json()["data"]
+        seen.append(last["encodingProgress"])
+        return last if last["encodingStatus"] in statuses else None
+
     with server.client(key) as client:
-        while time.monotonic() < deadline:
-            data = client.get(f"/api/v1/media/{media_id}").json()["data"]
-            seen.append(data["encodingProgress"])
-            if data["encodingStatus"] in statuses:
-                return data, seen
-            time.sleep(0.1)
-    raise AssertionError(f"{media_id} did not reach {statuses} in {timeout}s (last {data})")
+        try:
+            data = eventually(reached, timeout=timeout, interval=0.1, what=f"{media_id} reaches {statuses}")
+        except AssertionError as exc:
+            raise AssertionError(f"{media_id} did not reach {statuses} in {timeout}s (last {last})") from exc
+    return data, seen
 
 
 def upload_file(server: Server, key: str, path: Path, **data: str) -> str:

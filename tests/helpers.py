@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -102,3 +107,45 @@ async def aeventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"not met within {timeout} s: {what or predicate!r}") from last_error
         await asyncio.sleep(interval)
+
+
+def raw_get(base_url: str, target: str, timeout: float = 30) -> tuple[int, bytes]:
+    """``GET target`` sent byte for byte over a socket, and the answer's (status, body).
+
+    httpx and browsers normalise ``../`` and ``%2e%2e`` away before sending; a hostile client does
+    not, so traversal tests must bypass them.
+    """
+    host, port = base_url.removeprefix("http://").rstrip("/").split(":")
+    request = f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, body
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """``build(folder)`` once per test run, shared by every parallel (xdist) worker.
+
+    For expensive session fixtures (generated clips): the first worker builds under a file lock and
+    pickles the result; the others wait for the lock and load it. The folder lives in the run's own
+    temp dir, so separate runs never share it.
+    """
+    base = tmp_path_factory.getbasetemp()
+    run_dir = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = run_dir / f"shared-{name}"
+    folder.mkdir(exist_ok=True)
+    built = folder / "built.pickle"
+    with open(run_dir / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if built.exists():
+            with built.open("rb") as fh:
+                value: T = pickle.load(fh)
+            return value
+        value = build(folder)
+        with built.open("wb") as fh:
+            pickle.dump(value, fh)
+        return value

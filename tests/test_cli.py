@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.slow
 
 
 def vsrc(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -61,16 +65,14 @@ def test_api_process_serves_health(tmp_path: Path) -> None:
     }
     proc = subprocess.Popen([sys.executable, "-m", "vsrc", "api"], env=env, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
-            try:
-                resp = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                import time
 
-                time.sleep(0.1)
-        else:
-            raise AssertionError("api did not start")
+        def health() -> httpx.Response | None:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            except httpx.TransportError:
+                return None
+
+        resp = eventually(health, timeout=30, interval=0.1, what="the api process serves /health")
         assert resp.json() == {"status": "ok"}
     finally:
         proc.terminate()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server
+from tests.helpers import raw_get
 
-BUNDLE = Path(__file__).resolve().parents[2] / "player" / "dist" / "vsrc-player.js"
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "player" / "dist" / "vsrc-player.js"
 
 
 @pytest.mark.skipif(not BUNDLE.exists(), reason="player not built (make test builds it)")
@@ -19,8 +21,29 @@ def test_player_bundle_served(server: Server) -> None:
         assert resp.headers["content-type"].startswith("text/javascript")
         assert b"VSRCPlayer" in resp.content
         assert client.get("/player/dist/vsrc-player.css").status_code == 200
-        assert client.get("/player/dist/../../README.md").status_code == 404
         assert client.get("/player/dist/other.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/player/dist/../../README.md",
+        "/player/dist/../../pyproject.toml",
+        "/player/dist/..%2f..%2fREADME.md",
+        "/player/dist/%2e%2e/%2e%2e/README.md",
+        "/player/dist/%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/player/dist/..%5c..%5cREADME.md",
+        "/player/dist/./../../README.md",
+        "/player/../README.md",
+    ],
+)
+def test_player_path_traversal_is_404(server: Server, target: str) -> None:
+    """Sent byte for byte (httpx would normalise the ``..`` away): nothing outside the bundle leaks."""
+    status, body = raw_get(server.url, target)
+    assert status == 404, (target, body[:200])
+    for secret in ("README.md", "pyproject.toml"):
+        first_line = (ROOT / secret).read_bytes().splitlines()[0]
+        assert first_line not in body
 
 
 def test_embed_page(server: Server) -> None:

@@ -3,7 +3,6 @@ Debian chromium; the player's analytics for the live_ id arrive."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +10,8 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from tests.browser.conftest import ARTIFACTS, PageOrigin, analytics_of, embed_page, require_chromium, wait_for
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import bound_socket, start_server, stop_server
+from tests.helpers import eventually
 from tests.live.conftest import LiveStack, publish, start_ingest, stop_ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,10 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     require_chromium()
-    port = free_port()
-    server = start_server(
-        tmp_path_factory.mktemp("browser-live"), port=port, public_url=f"http://127.0.0.1:{port}"
-    )
+    sock = bound_socket()
+    public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = start_server(tmp_path_factory.mktemp("browser-live"), sock=sock, public_url=public_url)
     stack = start_ingest(server)
     try:
         yield stack
@@ -42,11 +41,12 @@ def test_embedded_live_stream_plays(
     publisher = publish(live_stack.rtmp_url(live["streamKey"]), seconds=30, size="854x480")
     try:
         master = server.settings.storage_root / "hls" / media_id / "master.m3u8"
-        deadline = time.monotonic() + 20
-        while not master.exists():
-            assert time.monotonic() < deadline, "no live master playlist after 20 s"
+
+        def playlist_written() -> bool:
             assert publisher.poll() is None, publisher.stderr.read() if publisher.stderr else ""
-            time.sleep(0.1)
+            return master.exists()
+
+        eventually(playlist_written, timeout=20, interval=0.1, what="the live master playlist")
 
         page = browser_context.new_page()
         errors: list[str] = []
@@ -69,12 +69,12 @@ def test_embedded_live_stream_plays(
         page.screenshot(path=str(ARTIFACTS / "browser-live-playing.png"))
         page.close(run_before_unload=True)
 
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            data = analytics_of(server, read, media_id)
-            if data["eventCounts"]["play"]:
-                break
-            time.sleep(0.25)
+        data = eventually(
+            lambda: (d := analytics_of(server, read, media_id))["eventCounts"]["play"] and d,
+            timeout=15,
+            interval=0.25,
+            what="the live play event counted",
+        )
         assert data["views"] == 1 and data["eventCounts"]["play"] >= 1, data
         assert errors == [], errors
     finally:

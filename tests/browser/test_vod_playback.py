@@ -3,7 +3,6 @@ in Debian chromium: playback, the quality menu, a forced rendition, seeking, and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage
 from tests.browser.conftest import ARTIFACTS, PageOrigin, analytics_of, embed_page, require_chromium, wait_for
 from tests.conftest import (
     Server,
-    free_port,
+    bound_socket,
     make_clip,
     start_server,
     start_worker,
@@ -21,6 +20,7 @@ from tests.conftest import (
     upload_file,
     wait_for_status,
 )
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,8 +29,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def encoded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     """A server that knows its public URL, and a completed 640x360 upload: (server, read key, media id)."""
     require_chromium()
-    port = free_port()
-    srv = start_server(tmp_path_factory.mktemp("browser"), port=port, public_url=f"http://127.0.0.1:{port}")
+    sock = bound_socket()
+    public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    srv = start_server(tmp_path_factory.mktemp("browser"), sock=sock, public_url=public_url)
     worker = start_worker(srv.settings)
     try:
         clip = make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=12, size="640x360", rate=30)
@@ -88,14 +89,14 @@ def test_embedded_vod_plays_switches_quality_seeks_and_reports(
 
     # Leaving the page hands the queue to sendBeacon (text/plain, cross-origin) on pagehide.
     page.close(run_before_unload=True)
-    deadline = time.monotonic() + 15
-    counts: dict[str, int] = {}
-    while time.monotonic() < deadline:
+
+    def reported() -> dict:
         data = analytics_of(server, read, media_id)
         counts = data["eventCounts"]
-        if counts["play"] and counts["seek"] and counts["quality_change"]:
-            break
-        time.sleep(0.25)
+        return data if counts["play"] and counts["seek"] and counts["quality_change"] else {}
+
+    data = eventually(reported, timeout=15, interval=0.25, what="play, seek and quality_change counted")
+    counts = data["eventCounts"]
     assert counts["play"] >= 1 and counts["seek"] >= 1 and counts["quality_change"] >= 1, counts
     assert data["views"] == 1 and data["uniqueSessions"] == 1
     assert data["totalWatchTimeSeconds"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from tests.conftest import make_clip, start_server, stop_server
@@ -12,6 +13,8 @@ from tests.live.conftest import start_ingest, stop_ingest
 from vsrc.db.models import LiveStream
 from vsrc.db.session import transaction
 from vsrc.ingest.authorizer import recording_path
+
+pytestmark = pytest.mark.slow
 
 
 def test_restart_after_a_crash_ends_the_stream_and_keeps_the_recording(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import socket
-import time
 from pathlib import Path
 
 import av
@@ -14,19 +13,10 @@ import m3u8
 import pytest
 
 from tests.conftest import wait_for_status
+from tests.helpers import eventually
 from tests.live.conftest import LiveStack, publish
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def live_dir(stack: LiveStack, media_id: str) -> Path:
@@ -44,7 +34,7 @@ def test_publish_plays_ends_and_records(live_stack: LiveStack) -> None:
     media_id = live["mediaId"]
     publisher = publish(live_stack.rtmp_url(live["streamKey"]), seconds=7)
     folder = live_dir(live_stack, media_id)
-    wait_for(lambda: (folder / "source" / "seg_00000.ts").exists() and (folder / "master.m3u8").exists())
+    eventually(lambda: (folder / "source" / "seg_00000.ts").exists() and (folder / "master.m3u8").exists())
     assert status_of(live_stack, write, media_id)["status"] == "live"
     with live_stack.server.client() as client:
         master = m3u8.loads(client.get(f"/hls/{media_id}/master.m3u8").text)
@@ -54,14 +44,14 @@ def test_publish_plays_ends_and_records(live_stack: LiveStack) -> None:
     second = publish(live_stack.rtmp_url(live["streamKey"]), seconds=2)
     assert second.wait(timeout=30) != 0
     assert publisher.wait(timeout=60) == 0
-    source = wait_for(lambda: (p := m3u8.load(str(folder / "source" / "index.m3u8"))).is_endlist and p)
+    source = eventually(lambda: (p := m3u8.load(str(folder / "source" / "index.m3u8"))).is_endlist and p)
     assert source.segments and all(s.duration <= 2.6 for s in source.segments)
     # The live playlists decode end to end.
     for rung in ("source", "360p"):
         with av.open(str(folder / rung / "index.m3u8")) as container:
             frames = sum(1 for _ in container.decode(video=0))
         assert frames > 60
-    ended = wait_for(lambda: (s := status_of(live_stack, write, media_id))["recordings"] and s)
+    ended = eventually(lambda: (s := status_of(live_stack, write, media_id))["recordings"] and s)
     assert ended["status"] == "ended"
     recording = ended["recordings"][0]
     assert recording["title"].startswith("Launch — recording ")
@@ -103,14 +93,14 @@ def test_three_concurrent_streams_and_an_abrupt_disconnect(live_stack: LiveStack
     streams = [live_stack.create_live(write, title=f"s{i}") for i in range(3)]
     publishers = [publish(live_stack.rtmp_url(s["streamKey"]), seconds=20, size="320x240") for s in streams]
     for s in streams:
-        wait_for(
+        eventually(
             lambda s=s: (live_dir(live_stack, s["mediaId"]) / "source" / "seg_00001.ts").exists(), timeout=40
         )
     # The first publisher dies without unpublishing.
     os.kill(publishers[0].pid, signal.SIGKILL)
     publishers[0].wait()
     victim = streams[0]
-    wait_for(lambda: status_of(live_stack, write, victim["mediaId"])["status"] == "ended", timeout=40)
+    eventually(lambda: status_of(live_stack, write, victim["mediaId"])["status"] == "ended", timeout=40)
     assert m3u8.load(str(live_dir(live_stack, victim["mediaId"]) / "source" / "index.m3u8")).is_endlist
     # The others are unaffected.
     for s in streams[1:]:
@@ -128,7 +118,7 @@ def test_timestamps_beyond_24_bits(live_stack: LiveStack) -> None:
     )
     assert publisher.wait(timeout=60) == 0, publisher.stderr.read() if publisher.stderr else ""
     folder = live_dir(live_stack, live["mediaId"])
-    playlist = wait_for(lambda: (p := m3u8.load(str(folder / "source" / "index.m3u8"))).is_endlist and p)
+    playlist = eventually(lambda: (p := m3u8.load(str(folder / "source" / "index.m3u8"))).is_endlist and p)
     assert sum(s.duration for s in playlist.segments) == pytest.approx(5, abs=1.2)
 
 
@@ -157,11 +147,11 @@ def test_key_reset_during_a_broadcast_keeps_the_recording(live_stack: LiveStack)
     live = live_stack.create_live(write, title="Reset")
     publisher = publish(live_stack.rtmp_url(live["streamKey"]), seconds=4)
     folder = live_dir(live_stack, live["mediaId"])
-    wait_for(lambda: (folder / "source" / "seg_00000.ts").exists())
+    eventually(lambda: (folder / "source" / "seg_00000.ts").exists())
     with live_stack.server.client(write) as client:
         assert client.post(f"/api/v1/live/{live['mediaId']}/reset-key").status_code == 200
     assert publisher.wait(timeout=60) == 0
-    ended = wait_for(lambda: (s := status_of(live_stack, write, live["mediaId"]))["recordings"] and s)
+    ended = eventually(lambda: (s := status_of(live_stack, write, live["mediaId"]))["recordings"] and s)
     assert ended["status"] == "ended" and ended["recordings"][0]["title"].startswith("Reset — recording ")
 
 

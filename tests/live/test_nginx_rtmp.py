@@ -1,11 +1,10 @@
 """A real nginx-rtmp in front of VSRC: its on_publish/on_publish_done hooks call our API, and it
-pushes accepted streams to our ingest, which packages live HLS and records (DESIGN.md §3, §8)."""
+pushes accepted streams to our ingest, which packages live HLS and records (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import eventually
 from tests.live.conftest import LiveStack, publish
-from tests.live.test_live_pipeline import live_dir, status_of, wait_for
+from tests.live.test_live_pipeline import live_dir, status_of
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -60,7 +60,7 @@ def running_nginx(live_stack: LiveStack, prefix: Path, hook_query: str = "") -> 
     conf.write_text(nginx_conf(prefix, port, live_stack.server.url, live_stack.rtmp_port, hook_query))
     proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)], stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: _listening(port), timeout=10)
+        eventually(lambda: _listening(port), timeout=10)
         yield port
     finally:
         proc.terminate()
@@ -90,16 +90,15 @@ def test_nginx_rtmp_fronting_vsrc(live_stack: LiveStack, nginx: int) -> None:
     assert bad.wait(timeout=30) != 0
     good = publish(f"rtmp://127.0.0.1:{nginx}/live/{live['streamKey']}", seconds=6)
     folder = live_dir(live_stack, live["mediaId"])
-    wait_for(lambda: (folder / "source" / "seg_00000.ts").exists(), timeout=40)
+    eventually(lambda: (folder / "source" / "seg_00000.ts").exists(), timeout=40)
     assert status_of(live_stack, write, live["mediaId"])["status"] == "live"
     # The key never appears in public URLs: HLS lives under the live_… id.
     assert live["streamKey"] not in str(folder)
     assert good.wait(timeout=60) == 0
-    ended = wait_for(
+    ended = eventually(
         lambda: (s := status_of(live_stack, write, live["mediaId"]))["status"] == "ended" and s, timeout=40
     )
     assert ended["status"] == "ended"
-    time.sleep(0.5)
 
 
 def test_nginx_rtmp_sends_the_hook_secret(
@@ -115,4 +114,4 @@ def test_nginx_rtmp_sends_the_hook_secret(
     with running_nginx(live_stack, tmp_path / "right", "?secret=nginx-hook-s3cret") as port:
         good = publish(f"rtmp://127.0.0.1:{port}/live/{live['streamKey']}", seconds=3)
         assert good.wait(timeout=60) == 0
-        wait_for(lambda: status_of(live_stack, write, live["mediaId"])["status"] == "ended", timeout=40)
+        eventually(lambda: status_of(live_stack, write, live["mediaId"])["status"] == "ended", timeout=40)

@@ -10,8 +10,11 @@ import av
 import m3u8
 import pytest
 
+from tests.helpers import eventually
 from tests.live.conftest import LiveStack
-from tests.live.test_live_pipeline import live_dir, wait_for
+from tests.live.test_live_pipeline import live_dir
+
+pytestmark = pytest.mark.slow
 
 GST = shutil.which("gst-launch-1.0")
 
@@ -34,7 +37,6 @@ def gst_publish(sink: str, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([GST, "-e", *pipeline.split()], capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sink", ["rtmpsink", "rtmp2sink"])
 def test_gstreamer_publishers(live_stack: LiveStack, sink: str) -> None:
     if not all(has_element(e) for e in (sink, "x264enc", "voaacenc", "flvmux")):
@@ -46,7 +48,7 @@ def test_gstreamer_publishers(live_stack: LiveStack, sink: str) -> None:
     published = gst_publish(sink, live_stack.rtmp_url(live["streamKey"]))
     assert published.returncode == 0, published.stderr[-500:]
     playlist_path = live_dir(live_stack, live["mediaId"]) / "source" / "index.m3u8"
-    playlist = wait_for(
+    playlist = eventually(
         lambda: playlist_path.exists() and (p := m3u8.load(str(playlist_path))).is_endlist and p
     )
     assert sum(s.duration for s in playlist.segments) == pytest.approx(5, abs=1.5)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import build_once
 from vsrc.media.commands import ffmpeg_exe
 
 
@@ -117,5 +118,4 @@ class Clips:
 
 @pytest.fixture(scope="session")
 def media_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Clips:
-    root = tmp_path_factory.mktemp("clips")
-    return Clips(root, ffmpeg)
+    return build_once(tmp_path_factory, "media-clips", lambda root: Clips(root, ffmpeg))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -14,6 +13,7 @@ import av
 import m3u8
 import pytest
 
+from tests.helpers import eventually
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command, ffmpeg_exe
 from vsrc.media.h264 import avc_codec_string, x264_profile_for_preset
 from vsrc.media.ladder import PlannedRung, Profile, Rung, ladder_for, output_frame_rate
@@ -273,9 +273,11 @@ def test_playable_while_encoding(media_clips: Clips, tmp_path: Path) -> None:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         playlist = tmp_path / rungs[0].name / "index.m3u8"
-        deadline = time.monotonic() + 20
-        while not ((tmp_path / "master.m3u8").exists() and playlist.exists()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(
+            lambda: (tmp_path / "master.m3u8").exists() and playlist.exists(),
+            timeout=60,
+            what="the early master and rung playlists",
+        )
         assert proc.poll() is None, "ffmpeg finished before the first playlist appeared"
         early_master = m3u8.loads((tmp_path / "master.m3u8").read_text(encoding="utf-8"))
         early = m3u8.loads(playlist.read_text(encoding="utf-8"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from tests.conftest import (
     upload_file,
     wait_for_status,
 )
+from tests.helpers import eventually
+from vsrc.services import encoding
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,12 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "portrait": make_clip(root / "portrait.mp4", seconds=3, size="360x640", rate=25),
         "noaudio": make_clip(root / "noaudio.mp4", seconds=3, size="320x240", rate=24, audio=False),
     }
+
+
+def ffmpeg_running(media_id: str) -> bool:
+    """Whether an ffmpeg encoding ``media_id`` (its output path names it) is running."""
+    found = subprocess.run(["pgrep", "-f", f"hls/{media_id}"], capture_output=True, text=True)
+    return bool(found.stdout.strip())
 
 
 def segment_durations(playlist: m3u8.M3U8) -> list[float]:
@@ -174,9 +181,7 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         # Playable while encoding: the URL is handed out and the EVENT playlist plays from segment 1.
         assert processing["playbackUrl"].endswith(f"/hls/{media_id}/master.m3u8")
         playlist = srv.settings.storage_root / "hls" / media_id / "360p" / "index.m3u8"
-        deadline = time.monotonic() + 60
-        while not playlist.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(playlist.exists, timeout=60, what="the first 360p playlist")
         with srv.client() as client:
             rung = m3u8.loads(client.get(f"/hls/{media_id}/360p/index.m3u8").text)
         assert rung.playlist_type == "event" and not rung.is_endlist and rung.segments
@@ -185,10 +190,14 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         stuck, _ = wait_for_status(srv, write, media_id, statuses=("processing",))
         assert stuck["encodingProgress"] < 100
         # ffmpeg must not outlive its worker (it would keep writing into the retry's folder).
-        time.sleep(0.5)
-        ps = subprocess.run(["pgrep", "-f", f"hls/{media_id}"], capture_output=True, text=True)
-        assert ps.stdout.strip() == ""
-        time.sleep(2.5)  # the heartbeat goes stale
+        eventually(lambda: not ffmpeg_running(media_id), timeout=15, what="ffmpeg gone with its worker")
+
+        # The restarted worker re-queues on start only what the stale test of the service sees as stale.
+        def stale() -> bool:
+            with srv.sessions() as session:
+                return media_id in encoding.stale_jobs(session, stale_after=2)
+
+        eventually(stale, timeout=30, what="the dead worker's heartbeat goes stale")
         worker = start_worker(srv.settings, **env)
         try:
             data, _ = wait_for_status(srv, write, media_id, timeout=180)
@@ -229,18 +238,18 @@ def test_delete_while_encoding_stops_ffmpeg_and_leaves_no_files(stack: Server, t
         ).json()["data"]["id"]
     clip = make_clip(tmp_path / "long.mp4", seconds=20, size="640x360", rate=30)
     media_id = upload_file(stack, write, clip, encodingProfileId=str(slow))
-    data, _ = wait_for_status(stack, write, media_id, statuses=("processing",))
-    while data["encodingProgress"] < 1:  # ffmpeg is really writing segments
-        data = wait_for_status(stack, write, media_id, statuses=("processing",))[0]
+    # ffmpeg is really writing segments
+    eventually(
+        lambda: wait_for_status(stack, write, media_id, statuses=("processing",))[0]["encodingProgress"] >= 1,
+        timeout=120,
+        what="encoding progress >= 1",
+    )
     with stack.client(write) as client:
         assert client.delete(f"/api/v1/media/{media_id}").status_code == 200
     root = stack.settings.storage_root
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        running = subprocess.run(["pgrep", "-f", f"hls/{media_id}"], capture_output=True, text=True).stdout
-        leftovers = [p for area in ("media", "hls", "thumbnails") if (p := root / area / media_id).exists()]
-        if not running.strip() and not leftovers:
-            break
-        time.sleep(0.2)
-    assert not running.strip(), "ffmpeg kept encoding a deleted media item"
-    assert leftovers == []
+    eventually(lambda: not ffmpeg_running(media_id), timeout=30, what="ffmpeg of the deleted item stopped")
+    eventually(
+        lambda: not any((root / area / media_id).exists() for area in ("media", "hls", "thumbnails")),
+        timeout=30,
+        what="no files left of the deleted item",
+    )

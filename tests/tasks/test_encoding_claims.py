@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import sessions_for
+from tests.helpers import eventually
 from vsrc.config import Settings
 from vsrc.db.migrate import upgrade
 from vsrc.db.models import Media
@@ -45,7 +45,12 @@ def test_a_taken_over_attempt_can_neither_beat_nor_finish(tmp_path: Path) -> Non
         a = encoding.claim(session, public_id="vod_1", stale_after=60)
         assert a is not None and a.encode_attempts == 1
         assert encoding.claim(session, public_id="vod_1", stale_after=60) is None  # A is alive
-    time.sleep(0.05)
+
+    def a_looks_dead() -> bool:
+        with sessions() as session:
+            return encoding.stale_jobs(session, stale_after=0.01) == ["vod_1"]
+
+    eventually(a_looks_dead, what="A's heartbeat older than 0.01 s")
     with transaction(sessions) as session:
         b = encoding.claim(session, public_id="vod_1", stale_after=0.01)  # A looks dead: B takes over
         assert b is not None and b.encode_attempts == 2
