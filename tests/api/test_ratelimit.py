@@ -21,7 +21,8 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     with srv.client(write) as client:
         live_id = client.post("/api/v1/live", json={"title": "rl"}).json()["data"]["mediaId"]
     stop_server(srv)
-    srv = start_server(srv.settings.data_dir, rate_limit_override="5/15 minutes")
+    same_db = {"database_url": srv.settings.database_url} if srv.settings.database_url else {}
+    srv = start_server(srv.settings.data_dir, rate_limit_override="5/15 minutes", **same_db)
     yield srv, live_id
     stop_server(srv)
 
