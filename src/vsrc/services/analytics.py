@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -35,6 +35,8 @@ MAX_BATCH_EVENTS = 100
 MAX_BODY_BYTES = 64 * 1024
 MAX_DATA_BYTES = 2048
 MAX_FIELD_ERRORS = 20
+MAX_ERROR_MESSAGE = 1000
+NAME_KEYS = ("event", "type", "eventType")
 MAX_POSITION = 10_000_000.0  # seconds (~115 days): beyond that it is no playback position
 TS_RANGE = (946_684_800_000, 4_102_444_800_000)  # client epoch ms: years 2000..2100
 SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$")
@@ -80,8 +82,16 @@ def decode_payload(raw: bytes) -> Any:
 def payload_items(payload: Any) -> tuple[list[Any], bool]:
     """The events of ``{"events": [...]}`` (1..100), or ``[payload]`` for a bare event object.
 
-    Returns ``(items, single)``; every endpoint accepts both shapes.
+    The original VSRCPlayer wraps them for its WebSocket: ``{"type": "batch", "payload": {"events":
+    [...]}}`` and ``{"type": "event", "payload": {...}}``; those envelopes are unwrapped first.
+    Returns ``(items, single)``; every endpoint accepts every shape.
     """
+    if isinstance(payload, dict) and payload.get("type") in ("batch", "event") and "payload" in payload:
+        kind, payload = payload["type"], payload["payload"]
+        if kind == "event" and not isinstance(payload, dict):
+            raise ValidationFailed.field("payload", "must be an event object")
+        if kind == "batch" and not (isinstance(payload, dict) and "events" in payload):
+            raise ValidationFailed.field("payload", 'must be {"events": [...]}')
     if isinstance(payload, dict) and "events" not in payload:
         return [payload], True
     events = payload.get("events") if isinstance(payload, dict) else None
@@ -103,8 +113,10 @@ def parse_event(item: Any, where: str) -> tuple[PlayerEvent | None, list[FieldEr
     if not isinstance(item, dict):
         return None, [FieldError(where or "body", "must be an event object")]
     errors: list[FieldError] = []
-    kind = item.get("event", item.get("type"))
-    if kind not in EVENT_TYPES or item.get("type", kind) != kind:
+    # Our player names the event in ``event`` (and ``type``), the original VSRCPlayer in ``eventType``.
+    names = [item[key] for key in NAME_KEYS if key in item]
+    kind = names[0] if names else None
+    if kind not in EVENT_TYPES or any(other != kind for other in names):
         errors.append(FieldError(name("event"), f"must be one of {', '.join(EVENT_TYPES)}"))
     session_id, media_id = item.get("sessionId"), item.get("mediaId")
     if not isinstance(session_id, str) or not SESSION_RE.match(session_id):
@@ -125,9 +137,17 @@ def parse_event(item: Any, where: str) -> tuple[PlayerEvent | None, list[FieldEr
         errors.append(FieldError(name("timestamp"), "must be epoch milliseconds"))
     if item.get("playerType") not in (None, "vod", "live"):
         errors.append(FieldError(name("playerType"), "must be vod, live or null"))
-    data = item.get("data")
-    if data is not None and (not isinstance(data, dict) or len(json.dumps(data)) > MAX_DATA_BYTES):
-        errors.append(FieldError(name("data"), f"must be an object of at most {MAX_DATA_BYTES} bytes"))
+    data_key = "data" if "data" in item else "metadata"  # ours / the original VSRCPlayer's
+    data = item.get(data_key)
+    if data is not None and not isinstance(data, dict):
+        errors.append(FieldError(name(data_key), "must be an object or null"))
+        data = None
+    extra, extra_errors = _original_fields(item, name)
+    errors += extra_errors
+    if extra:
+        data = {**(data or {}), **extra}
+    if data is not None and len(json.dumps(data)) > MAX_DATA_BYTES:
+        errors.append(FieldError(name(data_key), f"must be an object of at most {MAX_DATA_BYTES} bytes"))
     if errors:
         return None, errors
     event = PlayerEvent(
@@ -141,6 +161,29 @@ def parse_event(item: Any, where: str) -> tuple[PlayerEvent | None, list[FieldEr
         data=data,
     )
     return event, []
+
+
+def _original_fields(
+    item: dict[str, Any], name: Callable[[str], str]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The original VSRCPlayer's ``bufferDuration`` and ``errorMessage``, kept in the event's data."""
+    extra: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    buffered = item.get("bufferDuration")
+    if buffered is not None:
+        if (seconds := finite(buffered, 0, MAX_POSITION)) is None:
+            errors.append(FieldError(name("bufferDuration"), "must be a number of seconds or null"))
+        elif seconds > 0:  # the original sends 0 with every event: no news, not stored
+            extra["bufferDuration"] = seconds
+    message = item.get("errorMessage")
+    if message is not None:
+        if not isinstance(message, str) or len(message) > MAX_ERROR_MESSAGE:
+            errors.append(
+                FieldError(name("errorMessage"), f"must be text of at most {MAX_ERROR_MESSAGE} chars")
+            )
+        else:
+            extra["errorMessage"] = message
+    return extra, errors
 
 
 def media_owners(session: Session, media_ids: Iterable[str]) -> dict[str, int]:
