@@ -3,11 +3,18 @@
 :func:`probe` opens the container, picks the main video stream, and decodes the first frame: a
 file is only accepted when at least one video frame actually decodes. Rotation is read from that
 decoded frame (``frame.rotation``, i.e. the display matrix), the only place PyAV exposes it.
-A typical call takes ~10-25 ms.
+
+Degenerate sources are refused here, before anything is stored or encoded (docs/architecture.md,
+"Media"): a picture smaller than ``MIN_SOURCE_SIDE`` on a side, larger than ``max_pixels``
+(checked from the stream header, before a frame is decoded), or whose frame timestamps jump by
+more than ``MAX_FRAME_GAP_SECONDS`` (the encoder would fill the gap with copies of a frame). The
+duration is what the packets span, not what the container header claims.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -25,6 +32,9 @@ from vsrc.media.errors import ProbeError
 
 __all__ = [
     "ACCEPTED_MIME_TYPES",
+    "DEFAULT_MAX_SOURCE_PIXELS",
+    "MAX_FRAME_GAP_SECONDS",
+    "MIN_SOURCE_SIDE",
     "SourceInfo",
     "guess_mime_type",
     "probe",
@@ -46,6 +56,15 @@ ACCEPTED_MIME_TYPES: frozenset[str] = frozenset(
 
 # How many packets of the video stream we demux at most while looking for the first frame.
 _MAX_PACKETS_FOR_FIRST_FRAME = 600
+
+#: Smallest accepted picture side in pixels (stored and displayed): one H.264 macroblock. Smaller
+#: is no watchable video, and the encoder's scaler and ladder cannot work with 1-pixel sides.
+MIN_SOURCE_SIDE = 16
+#: Default largest accepted picture, in pixels (8192x8192; ``VSRC_MAX_SOURCE_PIXELS``).
+DEFAULT_MAX_SOURCE_PIXELS = 8192 * 8192
+#: Longest accepted gap between two consecutive video frames, in seconds. A longer one is a broken
+#: timestamp, not content: encoded at a constant frame rate it would become hours of one frame.
+MAX_FRAME_GAP_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +203,14 @@ def _display_width(width: int, sar: Fraction | None) -> int:
     return max(1, round(width * sar))
 
 
-def probe(path: str | os.PathLike[str]) -> SourceInfo:
+def probe(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS) -> SourceInfo:
     """Probe ``path`` and decode its first video frame.
 
     Raises :class:`ProbeError` when the file cannot be opened as media, is not in an accepted
     container (MP4, WebM, MOV, AVI, MKV, FLV, WMV, M4V), has no video stream (audio only, cover
-    art only) or no frame of its video stream decodes. A missing file raises
-    ``FileNotFoundError``.
+    art only), no frame of its video stream decodes, its picture is smaller than
+    ``MIN_SOURCE_SIDE`` or larger than ``max_pixels``, or its frames are more than
+    ``MAX_FRAME_GAP_SECONDS`` apart. A missing file raises ``FileNotFoundError``.
     """
     p = Path(path)
     if not p.exists():
@@ -202,16 +222,65 @@ def probe(path: str | os.PathLike[str]) -> SourceInfo:
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError) as exc:
         raise ProbeError("The file is not a readable video file.") from exc
     try:
-        return _probe_open(container, p)
+        info = _probe_open(container, p, max_pixels)
+        span = _packet_span(p, info.video_stream_index, info.audio_stream_index)
     except ProbeError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError, ZeroDivisionError) as exc:
         raise ProbeError("The video stream could not be decoded.") from exc
     finally:
         container.close()
+    # A header duration the packets contradict is not the duration. The tolerance covers packets
+    # without a duration of their own (the span then misses the last frame).
+    if span is not None and (info.duration <= 0 or info.duration > span + max(1.0, 0.1 * span)):
+        return dataclasses.replace(info, duration=span)
+    return info
 
 
-def _probe_open(container: InputContainer, p: Path) -> SourceInfo:
+def _check_size(width: int, height: int, max_pixels: int, what: str = "") -> None:
+    if min(width, height) < MIN_SOURCE_SIDE:
+        raise ProbeError(
+            f"The video{what} is {width}x{height} pixels; "
+            f"at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} is required."
+        )
+    if width * height > max_pixels:
+        raise ProbeError(
+            f"The video is {width}x{height} pixels ({width * height}); "
+            f"at most {max_pixels} pixels per frame are accepted."
+        )
+
+
+def _packet_span(p: Path, video_index: int, audio_index: int | None) -> float | None:
+    """Seconds spanned by the packets of the video (and main audio) stream, read without decoding;
+    ``ProbeError`` when two consecutive video frames are more than ``MAX_FRAME_GAP_SECONDS`` apart.
+    None when the packets carry no timestamps."""
+    with av.open(str(p), mode="r", metadata_errors="ignore") as container:
+        streams = [container.streams[video_index]]
+        if audio_index is not None:
+            streams.append(container.streams[audio_index])
+        starts: dict[int, list[float]] = {s.index: [] for s in streams}
+        end = -math.inf
+        for packet in container.demux(streams):
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is None or packet.time_base is None:
+                continue
+            start = float(ts * packet.time_base)
+            starts[packet.stream_index].append(start)
+            end = max(end, start + float((packet.duration or 0) * packet.time_base))
+    video = sorted(starts[video_index])
+    gap = max((b - a for a, b in itertools.pairwise(video)), default=0.0)
+    if gap > MAX_FRAME_GAP_SECONDS:
+        raise ProbeError(
+            f"Two consecutive video frames are {gap:.0f} s apart (at most {MAX_FRAME_GAP_SECONDS:.0f} s "
+            "are accepted): the file's timestamps are broken."
+        )
+    first = min((t[0] for t in map(sorted, starts.values()) if t), default=None)
+    if first is None or not math.isfinite(end):
+        return None
+    return max(0.0, end - first)
+
+
+def _probe_open(container: InputContainer, p: Path, max_pixels: int) -> SourceInfo:
     format_name = container.format.name
     stream = _pick_video_stream(container)
     cc = stream.codec_context
@@ -238,16 +307,20 @@ def _probe_open(container: InputContainer, p: Path) -> SourceInfo:
     elif stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)
 
+    if cc.width and cc.height:  # refuse a huge picture before decoding (and allocating) one
+        _check_size(cc.width, cc.height, max_pixels)
     frame = _first_frame(container, stream)
     width, height = frame.width, frame.height
     if width <= 0 or height <= 0:
         raise ProbeError("The video stream has no picture size.")
+    _check_size(width, height, max_pixels)
     rotation = _normalise_rotation(float(frame.rotation or 0))
 
     sar_raw = stream.sample_aspect_ratio or cc.sample_aspect_ratio
     sar = Fraction(sar_raw) if sar_raw is not None and sar_raw > 0 else None
     display_w = _display_width(width, sar)
     display_h = height
+    _check_size(display_w, display_h, max_pixels, " (as displayed, with its pixel aspect ratio)")
     if rotation in (90, 270):
         display_w, display_h = display_h, display_w
 
