@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port, start_server, stop_server
 from tests.helpers import eventually
+
+pytestmark = pytest.mark.slow  # real `vsrc api` processes
 
 HOUR = 3600
 
