@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=60, description="longest wait of an idle worker between queue polls"
     )
     max_upload_bytes: int = Field(default=10 * 1024**3, ge=1)
+    max_source_pixels: int = Field(
+        default=8192 * 8192, ge=16 * 16, description="largest accepted source picture (width x height)"
+    )
     upload_part_max_age: float = Field(
         default=3600, gt=0, description="seconds after which an untouched upload temp file is swept"
     )

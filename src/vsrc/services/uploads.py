@@ -18,7 +18,7 @@ from vsrc.db.session import transaction
 from vsrc.errors import UnsupportedMedia
 from vsrc.ids import new_vod_id
 from vsrc.media.errors import ProbeError
-from vsrc.media.probe import SourceInfo, probe
+from vsrc.media.probe import DEFAULT_MAX_SOURCE_PIXELS, SourceInfo, probe
 from vsrc.services import media as media_service
 from vsrc.services import playback_policy
 from vsrc.storage import Storage
@@ -47,10 +47,11 @@ def source_suffix(filename: str | None) -> str:
     return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
 
 
-def probe_source(path: Path) -> SourceInfo:
-    """Probe a received file; not a decodable video of an accepted format → ``UnsupportedMedia``."""
+def probe_source(path: Path, *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS) -> SourceInfo:
+    """Probe a received file; not a decodable video of an accepted format, or a degenerate one (see
+    ``vsrc.media.probe``) → ``UnsupportedMedia`` with the reason."""
     try:
-        return probe(path)
+        return probe(path, max_pixels=max_pixels)
     except ProbeError as exc:
         raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
 
@@ -104,8 +105,17 @@ def store_as_media(
         raise
 
 
-def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *, account_id: int) -> Media:
-    """Validate, probe, store and record an upload; the temp file is consumed or removed."""
+def ingest(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    upload: Upload,
+    *,
+    account_id: int,
+    max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS,
+) -> Media:
+    """Validate, probe, store and record an upload; the temp file is consumed or removed. A source the
+    encoder cannot turn into HLS (too small, over ``max_pixels``, no decodable frame, broken
+    timestamps) is ``UnsupportedMedia`` with the reason, before anything is stored."""
     try:
         fields = media_service.validate_fields(
             title=upload.fields.get("title"),
@@ -116,7 +126,7 @@ def ingest(sessions: sessionmaker[Session], storage: Storage, upload: Upload, *,
         )
         with transaction(sessions) as session:
             media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
-        info = probe_source(upload.path)
+        info = probe_source(upload.path, max_pixels=max_pixels)
         return store_as_media(
             sessions,
             storage,

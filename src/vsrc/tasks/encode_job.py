@@ -90,7 +90,7 @@ def _profile_for(session: Session, media: Media) -> Profile:
 
 def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
     source = ctx.storage.local_path(media.source_key)
-    info = probe(source)
+    info = probe(source, max_pixels=ctx.settings.max_source_pixels)
     rungs = ladder_for(info, profile)
     argv = build_hls_command(
         ffmpeg=ctx.settings.ffmpeg_path,

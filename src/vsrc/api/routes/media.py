@@ -89,7 +89,12 @@ async def upload_media(request: Request, principal: Writer, state: StateDep) -> 
         request, tmp_dir=state.settings.tmp_dir, max_bytes=state.settings.max_upload_bytes
     )
     created = await run_in_threadpool(
-        uploads.ingest, state.sessions, state.storage, upload, account_id=principal.account_id
+        uploads.ingest,
+        state.sessions,
+        state.storage,
+        upload,
+        account_id=principal.account_id,
+        max_pixels=state.settings.max_source_pixels,
     )
     try:
         await run_in_threadpool(state.queue.enqueue_encode, created.public_id)  # a queue write: off the loop
