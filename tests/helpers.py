@@ -67,7 +67,7 @@ class ApiProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vsrc", "api"], env=full_env, stdout=self.log, stderr=self.log
         )
-        eventually(self._up, timeout=60, what="vsrc api answers /health")
+        eventually(self._up, timeout=180, what="vsrc api answers /health")
 
     def _up(self) -> bool:
         import httpx

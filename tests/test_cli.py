@@ -72,7 +72,7 @@ def test_api_process_serves_health(tmp_path: Path) -> None:
             except httpx.TransportError:
                 return None
 
-        resp = eventually(health, timeout=30, interval=0.1, what="the api process serves /health")
+        resp = eventually(health, timeout=180, interval=0.1, what="the api process serves /health")
         assert resp.json() == {"status": "ok"}
     finally:
         proc.terminate()

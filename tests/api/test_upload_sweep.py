@@ -37,7 +37,7 @@ def _api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             return False
 
-    eventually(up, timeout=60, what="vsrc api answers /health")
+    eventually(up, timeout=180, what="vsrc api answers /health")
     return proc
 
 

@@ -160,6 +160,7 @@ def test_source_corrupted_after_upload_fails_with_message(stack: Server, tmp_pat
         stop_server(srv)
 
 
+@pytest.mark.timeout(900)  # two veryslow encodes of 20 s: long on a loaded machine
 def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data")
     try:
@@ -200,7 +201,7 @@ def test_sigkilled_worker_job_completes_after_restart(tmp_path: Path) -> None:
         eventually(stale, timeout=30, what="the dead worker's heartbeat goes stale")
         worker = start_worker(srv.settings, **env)
         try:
-            data, _ = wait_for_status(srv, write, media_id, timeout=180)
+            data, _ = wait_for_status(srv, write, media_id, timeout=600)
         finally:
             stop_worker(worker)
         assert data["encodingStatus"] == "completed", data
