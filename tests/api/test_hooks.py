@@ -61,6 +61,7 @@ def test_redact_query() -> None:
     )
 
 
+@pytest.mark.slow  # a real `vsrc api` process
 def test_the_hook_secret_never_reaches_the_access_log(tmp_path: Path) -> None:
     secret, wrong = "hunter2-hook-secret", "guessed-wrong-secret"
     api = ApiProcess(tmp_path, VSRC_HOOK_SECRET=secret, VSRC_LOG_LEVEL="INFO")  # INFO: access log on
