@@ -59,8 +59,22 @@ def test_first_user_signs_up_and_signs_in(stack: Server, browser_context: Browse
     sign_in(page, stack.url, "owner@example.com", "wrong password!")
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password")
     check_page(page, "login-refused")
-    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    # Keyboard only: type, Tab, Enter to sign in; Tab through the navigation and Enter to follow a link.
+    page.goto(stack.url + "/login")
+    page.get_by_label("Email").focus()
+    page.keyboard.type("owner@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Library")).to_be_visible()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "API keys":
+            break
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{stack.url}/keys")
 
 
 def create_key_in_ui(page: Page, name: str) -> str:
