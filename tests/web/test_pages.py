@@ -1,0 +1,57 @@
+"""Dashboard endpoints over HTTP: direct-upload creation for Uppy, keys and live forms, other accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Server, start_server, stop_server
+from tests.web.conftest import page_csrf, sign_up
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("web-pages"), open_signup=True)
+    yield srv
+    stop_server(srv)
+
+
+def test_upload_create_needs_csrf_validates_and_hands_out_a_tus_url(open_server: Server) -> None:
+    client, _ = sign_up(open_server)
+    token = page_csrf(client, "/upload")
+    body = {"title": "From the page", "tags": "a,b", "playbackPolicy": "public"}
+    assert client.post("/upload/create", json=body).status_code == 403
+    bad = client.post("/upload/create", json={**body, "title": ""}, headers={"X-CSRF-Token": token})
+    assert bad.status_code == 400 and "title" in bad.json()["message"]
+    policy = client.post(
+        "/upload/create", json={**body, "playbackPolicy": "secret"}, headers={"X-CSRF-Token": token}
+    )
+    assert policy.status_code == 400 and "playbackPolicy" in policy.json()["message"]
+    made = client.post("/upload/create", json=body, headers={"X-CSRF-Token": token})
+    assert made.status_code == 201, made.text
+    upload_id, url = made.json()["uploadId"], made.json()["uploadUrl"]
+    assert upload_id.startswith("upl_") and "/tus/" in url
+    status = client.get(f"/upload/{upload_id}/status").json()
+    assert status == {"uploadId": upload_id, "status": "waiting", "mediaId": None, "errorMessage": None}
+    other, _ = sign_up(open_server)
+    assert other.get(f"/upload/{upload_id}/status").status_code == 404
+
+
+def test_key_and_live_forms_show_field_errors(open_server: Server) -> None:
+    client, _ = sign_up(open_server)
+    token = page_csrf(client, "/keys")
+    bad_key = client.post("/keys", data={"name": "", "permission": "write", "csrf_token": token})
+    assert bad_key.status_code == 400 and "must be 1 to 255 characters" in bad_key.text
+    made = client.post("/keys", data={"name": "ok", "permission": "read", "csrf_token": token})
+    assert made.status_code == 201 and 'data-testid="new-key"' in made.text
+    assert 'data-testid="new-key"' not in client.get("/keys").text
+    bad_live = client.post("/live", data={"title": "", "csrf_token": token})
+    assert bad_live.status_code == 400 and "title is required" in bad_live.text
+    no_region = client.post("/live", data={"title": "x", "region": "mars", "csrf_token": token})
+    assert no_region.status_code == 400 and "no online RTMP server in region" in no_region.text
+    created = client.post("/live", data={"title": "Show", "csrf_token": token})
+    assert created.status_code == 303
+    assert "Show" in client.get("/live").text
+    other, _ = sign_up(open_server)
+    assert "Show" not in other.get("/live").text
