@@ -100,7 +100,7 @@ def api() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the task-queue consumer (VOD encoding, thumbnails)."""
+    """Run the task-queue consumers (VOD encoding, thumbnails, webhook deliveries)."""
     from vsrc.tasks.recovery import requeue_stale
 
     runtime = _runtime()
@@ -116,7 +116,19 @@ def worker() -> None:
         check_worker_health=True,
         max_delay=settings.queue_poll_seconds,
     )
-    consumer.run()
+    # Webhook senders: their own queue and threads, so a hanging receiver never delays an encode.
+    # Started first: the encode consumer's start() then takes over the signal handlers.
+    senders = queue.webhooks_huey.create_consumer(
+        workers=settings.webhook_workers,
+        worker_type="thread",
+        check_worker_health=False,
+        max_delay=settings.queue_poll_seconds,
+    )
+    senders.start()
+    try:
+        consumer.run()
+    finally:
+        senders.stop(graceful=False)
 
 
 @app.command()

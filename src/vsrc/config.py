@@ -97,6 +97,17 @@ class Settings(BaseSettings):
         default="127.0.0.1,::1",
         description="proxies (IPs, networks or *) whose X-Forwarded-For names the client",
     )
+    webhook_allow_private: bool = Field(
+        default=False, description="allow webhook URLs that resolve to loopback/private/link-local addresses"
+    )
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60, description="per webhook request")
+    webhook_retry_base_seconds: float = Field(
+        default=15, gt=0, description="first webhook retry delay; doubles per attempt (at most 1 h)"
+    )
+    webhook_retry_window_seconds: float = Field(
+        default=86400, gt=0, description="a webhook delivery is retried this long, then marked failed"
+    )
+    webhook_workers: int = Field(default=4, ge=1, le=64, description="webhook sender threads per worker")
 
     @field_validator("public_url", "rtmp_public_url")
     @classmethod
@@ -180,6 +191,10 @@ class Settings(BaseSettings):
     @cached_property
     def queue_path(self) -> Path:
         return self.data_dir / "queue.db"
+
+    @cached_property
+    def webhook_queue_path(self) -> Path:
+        return self.data_dir / "queue-webhooks.db"
 
     @cached_property
     def ffmpeg_path(self) -> str:

@@ -14,7 +14,8 @@ VsrcError
 ├── PayloadTooLarge        upload over VSRC_MAX_UPLOAD_BYTES            (413)
 ├── UnsupportedMedia       not a decodable video of an accepted format  (415)
 ├── RateLimited            too many requests                            (429)
-└── StorageError           the storage backend failed                   (500)
+├── StorageError           the storage backend failed                   (500)
+└── InvalidSignature       a webhook delivery's signature does not verify (receiver side)
 """
 
 from __future__ import annotations
@@ -110,3 +111,7 @@ class StorageError(VsrcError):
 
 class InsufficientStorage(StorageError):
     """No space left to store an upload or its outputs."""
+
+
+class InvalidSignature(VsrcError):
+    """A webhook body does not match its ``VSRC-Signature`` (raised by ``verify_signature``)."""

@@ -16,6 +16,7 @@ from vsrc.config import Settings, load_settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import LocalStorage, Storage
 from vsrc.tasks.queue import TaskQueue, build_queue
+from vsrc.webhooks import outbox
 
 
 class Runtime:
@@ -25,6 +26,8 @@ class Runtime:
         self.settings = settings
         self.engine: Engine = make_engine(settings.sqlalchemy_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        # Webhook events committed by this process go to the queue right after their commit.
+        outbox.attach(self.sessions, public_url=settings.public_url, notify=self._queue_deliveries)
 
     @cached_property
     def storage(self) -> Storage:
@@ -35,6 +38,9 @@ class Runtime:
         """The queue with VSRC's tasks bound to this runtime (created on first use: most CLI
         commands never need it)."""
         return build_queue(self)
+
+    def _queue_deliveries(self, delivery_ids: list[int]) -> None:
+        self.queue.enqueue_deliveries(delivery_ids)
 
     def close(self) -> None:
         self.engine.dispose()

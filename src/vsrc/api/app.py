@@ -29,6 +29,7 @@ from vsrc.api.routes import (
     signing_keys,
     tus,
     uploads,
+    webhooks,
 )
 from vsrc.api.upload_sweeper import sweep_forever
 from vsrc.redact import install_access_log_redaction
@@ -94,7 +95,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         CORSExceptMiddleware,
         skip=("/tus/",),
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["*"],
         expose_headers=["Content-Length", "Content-Range", "Accept-Ranges", "Retry-After"],
     )
@@ -116,6 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         analytics.router,
         uploads.router,
         tus.router,
+        webhooks.router,
     )
     for router in routers:
         app.include_router(router)

@@ -208,3 +208,15 @@ def rewrite_master(
         Path(tmp).unlink(missing_ok=True)
         raise
     return text
+
+
+def every_rung_lists_a_segment(out_dir: Path, rung_names: Sequence[str]) -> bool:
+    """Whether each rung's media playlist already lists a segment: the item is playable."""
+    for name in rung_names:
+        try:
+            text = (out_dir / name / "index.m3u8").read_text(errors="replace")
+        except FileNotFoundError:
+            return False
+        if "#EXTINF" not in text:
+            return False
+    return bool(rung_names)

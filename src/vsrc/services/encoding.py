@@ -3,6 +3,8 @@
 A job claims its row with one conditional UPDATE, so a duplicate or retried job never runs twice at
 once; while it runs it refreshes ``encode_heartbeat_at``; a row left ``processing`` with a stale
 heartbeat belongs to a dead worker and is handed back to the queue (``stale_jobs``).
+``media.playable``, ``media.completed`` and ``media.failed`` are written to the webhook outbox in the
+transaction that records them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from vsrc.db.models import Media
 from vsrc.timeutil import utcnow
+from vsrc.webhooks import outbox
+from vsrc.webhooks.payloads import media_data
 
 
 def claim(session: Session, *, public_id: str, stale_after: float) -> Media | None:
@@ -74,12 +78,35 @@ def finish(session: Session, *, media_id: int, attempt: int, status: str, error:
         values["encoding_progress"] = 100
     if status != "processing":
         values["encode_heartbeat_at"] = None
-    session.execute(
+    result = session.execute(
         update(Media)
         .where(Media.id == media_id, Media.encode_attempts == attempt)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if status in ("completed", "failed") and cast(CursorResult[Any], result).rowcount == 1:
+        _emit(session, f"media.{status}", media_id)
+
+
+def mark_playable(session: Session, *, media_id: int, attempt: int) -> None:
+    """Every rung lists a segment: emit ``media.playable`` once per media (a no-op for a stale attempt)."""
+    media = session.get(Media, media_id)
+    if media is None or media.encode_attempts != attempt or media.encoding_status != "processing":
+        return
+    if not outbox.emitted(session, "media.playable", media.public_id):
+        _emit(session, "media.playable", media_id)
+
+
+def _emit(session: Session, event_type: str, media_id: int) -> None:
+    media = session.get(Media, media_id, populate_existing=True)
+    if media is not None:
+        outbox.emit(
+            session,
+            event_type,
+            account_id=media.account_id,
+            subject_id=media.public_id,
+            data=media_data(media),
+        )
 
 
 def stale_jobs(session: Session, *, stale_after: float) -> list[str]:

@@ -1,4 +1,7 @@
-"""Live streams: RTMP server selection and stream-key issuing."""
+"""Live streams: RTMP server selection and stream-key issuing.
+
+``live.created``, ``live.started`` and ``live.ended`` go to the webhook outbox in the transaction of
+the change (the ingest only writes rows; it never waits on a receiver)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from vsrc.db.models import LiveStream, Media, RtmpServer
 from vsrc.errors import FieldError, NotFound, PublishDenied, ValidationFailed
 from vsrc.ids import LIVE_ID_RE, new_live_id
 from vsrc.timeutil import utcnow
+from vsrc.webhooks import outbox
+from vsrc.webhooks.payloads import live_data
 
 KEY_LIFETIME = timedelta(hours=24)
 
@@ -105,7 +110,18 @@ def create_live(
     stream.server = server
     session.add(stream)
     session.flush()
+    _emit(session, "live.created", stream)
     return stream
+
+
+def _emit(session: Session, event_type: str, stream: LiveStream) -> None:
+    outbox.emit(
+        session,
+        event_type,
+        account_id=stream.account_id,
+        subject_id=stream.public_id,
+        data=live_data(session, stream),
+    )
 
 
 def get_live(session: Session, *, account_id: int, public_id: str) -> LiveStream:
@@ -155,6 +171,7 @@ def authorize_publish(
     stream.status = "live"
     stream.session_started_at = now
     session.flush()
+    _emit(session, "live.started", stream)
     return stream
 
 
@@ -168,8 +185,12 @@ def end_publish(
     stream = session.scalar(select(LiveStream).where(column == value))
     if stream is None:
         return None
+    # Not only "live": a key reset mid-broadcast leaves the row "idle" while the publish goes on.
+    was_running = stream.status != "ended"
     stream.status = "ended"
     session.flush()
+    if was_running:
+        _emit(session, "live.ended", stream)
     return stream
 
 
@@ -182,6 +203,8 @@ def end_all_live(session: Session, *, server_id: int) -> list[str]:
     )
     for stream in streams:
         stream.status = "ended"
+        session.flush()
+        _emit(session, "live.ended", stream)
     return [s.public_id for s in streams]
 
 

@@ -1,4 +1,6 @@
-"""VOD media use-cases: create after upload, list, tag search, get, delete."""
+"""VOD media use-cases: create after upload, list, tag search, get, edit, delete.
+
+Creating, editing and deleting write their webhook event in the same transaction (outbox)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from vsrc.db.models import EncodingProfile, Media, Tag, media_tags
+from vsrc.db.models import EncodingProfile, LiveStream, Media, Tag, media_tags
 from vsrc.errors import FieldError, NotFound, ValidationFailed
 from vsrc.ids import VOD_ID_RE
 from vsrc.services.playback_policy import PUBLIC, marker_key, parse_policy
 from vsrc.services.tags import get_or_create_tags, parse_tags
 from vsrc.storage import Storage
+from vsrc.timeutil import utcnow
+from vsrc.webhooks import outbox
+from vsrc.webhooks.payloads import live_data, media_data
 
 log = logging.getLogger("vsrc.services.media")
 
@@ -137,6 +142,17 @@ def create_media(
     media.tags = get_or_create_tags(session, account_id=account_id, names=fields.tags)
     session.add(media)
     session.flush()
+    outbox.emit(session, "media.created", account_id=account_id, subject_id=public_id, data=media_data(media))
+    if live_stream_id is not None:
+        stream = session.get(LiveStream, live_stream_id)
+        if stream is not None:
+            outbox.emit(
+                session,
+                "live.recording.created",
+                account_id=account_id,
+                subject_id=stream.public_id,
+                data=live_data(session, stream),
+            )
     return media
 
 
@@ -241,6 +257,72 @@ def get_media(session: Session, *, account_id: int, public_id: str) -> Media:
     return media
 
 
+EDITABLE = ("title", "description", "tags")  # playbackPolicy joins with signed playback
+
+
+def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check a ``PATCH`` body with the upload's rules; returns the normalised values to apply."""
+    errors: list[FieldError] = []
+    unknown = sorted(set(changes) - set(EDITABLE))
+    for name in unknown:
+        errors.append(FieldError(name, f"{name} cannot be edited (editable: {', '.join(EDITABLE)})"))
+    if not changes:
+        errors.append(FieldError("request", f"send at least one of {', '.join(EDITABLE)}"))
+    out: dict[str, Any] = {}
+    if "title" in changes:
+        title = changes["title"]
+        if not isinstance(title, str) or not 1 <= len(title.strip()) <= 255 or "\x00" in title:
+            errors.append(FieldError("title", "title must be 1 to 255 characters without NUL characters"))
+        else:
+            out["title"] = title.strip()
+    if "description" in changes:
+        description = changes["description"]
+        if description is not None and (
+            not isinstance(description, str) or len(description) > 1000 or "\x00" in description
+        ):
+            errors.append(FieldError("description", "description must be at most 1000 characters"))
+        else:
+            out["description"] = description or None
+    if "tags" in changes:
+        tags = changes["tags"]
+        if isinstance(tags, list) and all(isinstance(t, str) and "," not in t for t in tags):
+            tags = ",".join(tags)
+        if not isinstance(tags, str):
+            errors.append(FieldError("tags", "tags must be a comma-separated string or a list of strings"))
+        elif len(tags) > 500:
+            errors.append(FieldError("tags", "tags must be at most 500 characters"))
+        else:
+            try:
+                out["tags"] = parse_tags(tags)
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+    if errors:
+        raise ValidationFailed("Validation failed", errors)
+    return out
+
+
+def update_media(session: Session, *, account_id: int, public_id: str, changes: dict[str, Any]) -> Media:
+    """Apply a validated ``PATCH``; emits ``media.updated`` when something actually changed."""
+    values = validate_changes(changes)
+    media = get_media(session, account_id=account_id, public_id=public_id)
+    changed = False
+    for name in ("title", "description"):
+        if name in values and getattr(media, name) != values[name]:
+            setattr(media, name, values[name])
+            changed = True
+    if "tags" in values and {t.name_key for t in media.tags} != {n.lower() for n in values["tags"]}:
+        media.tags = get_or_create_tags(session, account_id=account_id, names=values["tags"])
+        changed = True
+    if changed:
+        media.updated_at = utcnow()
+        session.flush()
+        session.refresh(media, ["tags"])  # in the order GET lists them
+        outbox.emit(
+            session, "media.updated", account_id=account_id, subject_id=public_id, data=media_data(media)
+        )
+    return media
+
+
 def media_prefixes(public_id: str) -> list[str]:
     """Every storage prefix that may hold files of one media item."""
     # The signed-playback marker goes last: files still being purged stay behind a token.
@@ -250,6 +332,7 @@ def media_prefixes(public_id: str) -> list[str]:
 def delete_media(session: Session, *, account_id: int, public_id: str) -> None:
     """Delete the row and its tag links; the caller removes files after commit (``purge_files``)."""
     media = get_media(session, account_id=account_id, public_id=public_id)
+    outbox.emit(session, "media.deleted", account_id=account_id, subject_id=public_id, data=media_data(media))
     session.delete(media)
     session.flush()
 

@@ -20,7 +20,7 @@ from vsrc.db.session import transaction
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
 from vsrc.media.errors import EncodeError, ProbeError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
-from vsrc.media.playlists import rewrite_master
+from vsrc.media.playlists import every_rung_lists_a_segment, rewrite_master
 from vsrc.media.probe import SourceInfo, probe
 from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
@@ -102,9 +102,12 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs:
     )
     log.info("encode %s: %s", media.public_id, ", ".join(f"{r.name} {r.resolution}" for r in rungs))
 
+    playable = _Playable(ctx, media, out_dir, [r.name for r in rungs])
+
     def on_progress(percent: int) -> None:
         # 100 is written by _finish once thumbnails are done too.
         _beat(ctx, media, min(percent, 99))
+        playable.check()
 
     with _Heartbeat(ctx, media):
         run_encode(
@@ -114,6 +117,7 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs:
             timeout=time_limit(info.duration),
             logger=log,
         )
+        playable.check()  # at the latest now, so media.playable always comes before media.completed
         rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
         _thumbnails(ctx, info, rungs[-1], out_dir, thumbs)
 
@@ -145,6 +149,21 @@ def _thumbnails(ctx: Runtime, info: SourceInfo, smallest: PlannedRung, out_dir: 
         (thumbs / "storyboard.vtt").write_text(storyboard_vtt(plan, info.duration, "storyboard.jpg"))
     except EncodeError as exc:
         log.warning("thumbnails failed (video stays playable): %s", exc)
+
+
+class _Playable:
+    """Emits ``media.playable`` once every rung's playlist lists a segment (checked on progress)."""
+
+    def __init__(self, ctx: Runtime, media: Media, out_dir: Path, rung_names: list[str]) -> None:
+        self.ctx, self.media, self.out_dir, self.rung_names = ctx, media, out_dir, rung_names
+        self.done = False
+
+    def check(self) -> None:
+        if self.done or not every_rung_lists_a_segment(self.out_dir, self.rung_names):
+            return
+        self.done = True
+        with transaction(self.ctx.sessions) as session:
+            encoding.mark_playable(session, media_id=self.media.id, attempt=self.media.encode_attempts)
 
 
 class _Heartbeat:

@@ -23,3 +23,17 @@ def requeue_stale(runtime: Runtime) -> None:
     from vsrc.tasks.recovery import requeue_stale as requeue
 
     requeue(runtime, runtime.queue.enqueue_encode)
+
+
+def deliver_webhook(runtime: Runtime, delivery_id: int) -> None:
+    """Send one webhook delivery; a failure schedules its retry (see ``vsrc.tasks.webhook_job``)."""
+    from vsrc.tasks.webhook_job import run_delivery
+
+    run_delivery(runtime, delivery_id, runtime.queue.schedule_delivery)
+
+
+def sweep_webhooks(runtime: Runtime) -> None:
+    """Every minute: queue deliveries whose task was lost (queue down, worker killed)."""
+    from vsrc.tasks.webhook_job import sweep
+
+    sweep(runtime, runtime.queue.enqueue_deliveries)

@@ -1,6 +1,8 @@
-"""The Huey instance (SQLite by default, Redis when ``VSRC_REDIS_URL`` is set) and its tasks.
+"""The Huey instances (SQLite by default, Redis when ``VSRC_REDIS_URL`` is set) and their tasks.
 
-Tasks take ids only and are enqueued after the transaction that created their row commits. Each task
+Tasks take ids only and are enqueued after the transaction that created their row commits.
+Webhook deliveries have their own queue and consumer threads: a slow receiver never holds up an
+encode, and a long encode never holds up an event (docs/architecture.md, Integrations). Each task
 is bound here to the process's ``Runtime``; the bodies in ``vsrc.tasks.jobs`` import nothing from
 this module (docs/architecture.md#composition-root).
 """
@@ -23,11 +25,12 @@ ENCODE_RETRIES = 2
 ENCODE_RETRY_DELAY = 5
 
 
-def create_huey(settings: Settings) -> Huey:
+def create_huey(settings: Settings, name: str = "vsrc") -> Huey:
     if settings.redis_url:
-        return RedisHuey("vsrc", url=settings.redis_url, utc=True)
+        return RedisHuey(name, url=settings.redis_url, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("vsrc", filename=str(settings.queue_path), utc=True)
+    path = settings.queue_path if name == "vsrc" else settings.webhook_queue_path
+    return SqliteHuey(name, filename=str(path), utc=True)
 
 
 @dataclass
@@ -37,9 +40,19 @@ class TaskQueue:
     huey: Huey
     encode_media: Any
     requeue_stale: Any
+    webhooks_huey: Huey
+    deliver_webhook: Any
+    sweep_webhooks: Any
 
     def enqueue_encode(self, media_id: str) -> None:
         self.encode_media(media_id)
+
+    def enqueue_deliveries(self, delivery_ids: list[int]) -> None:
+        for delivery_id in delivery_ids:
+            self.deliver_webhook(delivery_id)
+
+    def schedule_delivery(self, delivery_id: int, delay: float) -> None:
+        self.deliver_webhook.schedule(args=(delivery_id,), delay=delay)
 
     def pending_count(self) -> int:
         return int(self.huey.pending_count())
@@ -63,4 +76,21 @@ def build_queue(runtime: Runtime) -> TaskQueue:
         encode_media
     )
     requeue_task = huey.periodic_task(crontab(minute="*"))(requeue_stale)
-    return TaskQueue(huey=huey, encode_media=encode_task, requeue_stale=requeue_task)
+
+    @functools.wraps(jobs.deliver_webhook)
+    def deliver_webhook(delivery_id: int) -> None:
+        jobs.deliver_webhook(runtime, delivery_id)
+
+    @functools.wraps(jobs.sweep_webhooks)
+    def sweep_webhooks() -> None:
+        jobs.sweep_webhooks(runtime)
+
+    webhooks = create_huey(runtime.settings, "vsrc-webhooks")
+    return TaskQueue(
+        huey=huey,
+        encode_media=encode_task,
+        requeue_stale=requeue_task,
+        webhooks_huey=webhooks,
+        deliver_webhook=webhooks.task()(deliver_webhook),
+        sweep_webhooks=webhooks.periodic_task(crontab(minute="*"))(sweep_webhooks),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from vsrc.api.deps import Reader, SessionDep, StateDep, Writer
@@ -17,6 +17,7 @@ from vsrc.api.schemas.media import (
     MediaPage,
     MediaPageResponse,
     MediaResponse,
+    MediaUpdate,
     Pagination,
     UploadResponse,
     media_detail,
@@ -140,6 +141,22 @@ def search_media(
 def get_media(mediaId: VodId, principal: Reader, session: SessionDep, state: StateDep) -> MediaResponse:
     """One media item with its tags."""
     item = media.get_media(session, account_id=principal.account_id, public_id=mediaId)
+    return MediaResponse(data=media_detail(item, state.settings.public_url))
+
+
+@router.patch("/{mediaId}", response_model=MediaResponse, responses=FORBIDDEN)
+def update_media(
+    mediaId: VodId,
+    principal: Writer,
+    session: SessionDep,
+    state: StateDep,
+    body: MediaUpdate = Body(
+        examples=[{"title": "My Edited Video", "description": "A better description", "tags": "keynote,2024"}]
+    ),
+) -> MediaResponse:
+    """Edit title, description or tags (same limits as the upload); emits ``media.updated``."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    item = media.update_media(session, account_id=principal.account_id, public_id=mediaId, changes=changes)
     return MediaResponse(data=media_detail(item, state.settings.public_url))
 
 

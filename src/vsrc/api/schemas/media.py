@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from vsrc.db.models import Media, Tag
 from vsrc.timeutil import iso_ms
@@ -135,6 +135,19 @@ class MediaPageResponse(BaseModel):
     }
     success: bool = True
     data: MediaPage
+
+
+class MediaUpdate(BaseModel):
+    """``PATCH /api/v1/media/{mediaId}``: any of these; fields not sent stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, examples=["My Edited Video"])
+    description: str | None = Field(default=None, examples=["A better description"])
+    tags: str | list[str] | None = Field(
+        default=None, description="comma string or list; replaces the tags", examples=["conference,2024"]
+    )
+    # playbackPolicy ("public" | "signed") is added here by signed playback.
 
 
 class DeletedMedia(BaseModel):
