@@ -124,6 +124,9 @@ def worker() -> None:
         check_worker_health=False,
         max_delay=settings.queue_poll_seconds,
     )
+    from vsrc.tasks.webhook_job import http_client
+
+    http_client()  # imported and built now, not on the first event (its latency counts)
     senders.start()
     try:
         consumer.run()

@@ -37,6 +37,7 @@ class Received:
 
 @dataclass
 class Receiver:
+    port: int = 0  # 0: any free port; a fixed one to come back on the same URL after stop()
     fail_first: dict[str, int] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     blocked: int = 0
@@ -49,8 +50,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return f"http://127.0.0.1:{self.port}/hook"
 
     def start(self) -> Receiver:
         receiver = self
@@ -67,7 +67,8 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="webhook-receiver").start()
         return self

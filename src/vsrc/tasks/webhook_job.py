@@ -53,8 +53,12 @@ def run_delivery(ctx: Runtime, delivery_id: int, schedule: Callable[[int, float]
 
 
 def sweep(ctx: Runtime, enqueue: Callable[[list[int]], None]) -> list[int]:
+    """Queue lost deliveries and drop events past their retention; returns the ids queued."""
     with transaction(ctx.sessions) as session:
         lost = delivery.lost_deliveries(session)
+        pruned = delivery.prune(session)
+    if pruned:
+        log.info("pruned %d webhook events older than %s", pruned, delivery.RETENTION)
     if lost:
         log.warning("re-queueing %d webhook deliveries whose task was lost", len(lost))
         enqueue(lost)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from vsrc import __version__
@@ -33,6 +33,8 @@ EARLY_SLACK = timedelta(seconds=2)
 # Re-queued by the sweep when this late: the task that should have sent it was lost.
 LOST_AFTER = timedelta(seconds=30)
 MAX_ERROR = 500
+# Events and their delivery log are kept this long (and while a delivery is still pending).
+RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -181,3 +183,16 @@ def redeliver_now(session: Session, delivery: WebhookDelivery) -> None:
     delivery.window_started_at = now
     delivery.delivered_at = None
     session.flush()
+
+
+def prune(session: Session, *, older_than: timedelta = RETENTION) -> int:
+    """Delete events older than ``older_than`` with no pending delivery (their log goes with them)."""
+    pending = select(WebhookDelivery.id).where(
+        WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status == "pending"
+    )
+    result = session.execute(
+        delete(WebhookEvent)
+        .where(WebhookEvent.created_at < utcnow() - older_than, ~exists(pending))
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], result).rowcount or 0)
