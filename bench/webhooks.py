@@ -121,6 +121,7 @@ def main() -> None:
                 before = {r.event_id for r in receiver.requests}
                 receiver.start()  # same port: same URL
                 back_at = time.monotonic()
+                outage_actual_s = back_at - down_at  # longer than --outage when the changes took longer
 
                 def arrived() -> set[str]:
                     return {r.event_id for r in receiver.requests if r.status == 200} - before
@@ -156,6 +157,7 @@ def main() -> None:
         "post_ms_p95": percentile(post_ms, 95),
         "event_to_recorded_s_p95": round(percentile(recorded_after, 95), 3),
         "outage_s": args.outage,
+        "outage_actual_s": round(outage_actual_s, 1),
         "phase2_send_s": round(sent_during_outage_s, 2),
         "phase2_all_delivered_after_return_s": round(recovered_s, 2),
         "lost": lost,
