@@ -58,6 +58,7 @@ def test_private_targets_are_refused_by_default(server: Server, url: str) -> Non
         assert client.get("/api/v1/webhooks").json()["data"]["webhooks"] == []
 
 
+@pytest.mark.slow  # a real worker process
 def test_private_target_refused_again_at_delivery(private_ok: Server) -> None:
     """Saved while allowed, sent by a worker that does not allow it (a name can re-resolve to a
     private address later): refused at delivery, logged, nothing reaches the receiver."""
