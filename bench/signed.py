@@ -77,8 +77,52 @@ def _in_process(data_dir: Path, signed_id: str, public_id: str, token: str) -> l
     return rows
 
 
+def _http(url: str, key: str, clip: Path, data_dir: Path, args: argparse.Namespace) -> tuple[list, str, dict]:
+    """A public and a signed item with the same files; req/s of each request kind, interleaved."""
+    from vsrc.services.tokens import load_private_key, sign_token
+
+    ids: dict[str, str] = {}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        auth = {"Authorization": f"Bearer {key}"}
+        for policy in ("public", "signed"):
+            resp = client.post(
+                "/api/v1/media/upload",
+                headers=auth,
+                files={"file": ("clip.mp4", clip.read_bytes())},
+                data={"title": policy, "playbackPolicy": policy},
+            )
+            resp.raise_for_status()
+            ids[policy] = resp.json()["data"]["mediaId"]
+            _lay_out(data_dir / "storage", ids[policy])
+        pem = client.post("/api/v1/signing-keys", headers=auth).json()["data"]["privateKey"]
+        token = sign_token(load_private_key(pem)[0], media_id=ids["signed"], expires_in=3600)
+        paths = {
+            "segment (486 KB)": "/hls/{id}/720p/seg_00000.ts",
+            "variant playlist (150 segments)": "/hls/{id}/720p/index.m3u8",
+            "master playlist": "/hls/{id}/master.m3u8",
+            "resolve": "/hls/resolve/{id}",
+        }
+        rows = []
+        for name, template in paths.items():
+            rps: dict[str, list[float]] = {"public": [], "signed": []}
+            for _ in range(args.reps):
+                for policy in ("public", "signed"):
+                    path = template.format(id=ids[policy])
+                    if policy == "signed":
+                        path += f"?token={token}"
+                    assert client.get(path).status_code == 200, path
+                    result = run_load(
+                        url, [path], headers={}, concurrency=args.concurrency, seconds=args.seconds
+                    )
+                    assert result.errors == 0, (path, result.errors)
+                    rps[policy].append(result.rps)
+            public, signed = median(rps["public"]), median(rps["signed"])
+            rows.append([name, f"{public:.0f}", f"{signed:.0f}", f"{signed / public:.2f}"])
+    return rows, token, ids
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
@@ -94,45 +138,11 @@ def main() -> None:
             ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=1", "-c:v", "libx264"],
             timeout=60,
         )
-        with vsrc_api(env) as api, httpx.Client(base_url=api.url, timeout=30) as client:
-            auth = {"Authorization": f"Bearer {key}"}
-            ids = {}
-            for policy in ("public", "signed"):
-                resp = client.post(
-                    "/api/v1/media/upload",
-                    headers=auth,
-                    files={"file": ("clip.mp4", clip.read_bytes())},
-                    data={"title": policy, "playbackPolicy": policy},
-                )
-                resp.raise_for_status()
-                ids[policy] = resp.json()["data"]["mediaId"]
-                _lay_out(data_dir / "storage", ids[policy])
-            pem = client.post("/api/v1/signing-keys", headers=auth).json()["data"]["privateKey"]
-            from vsrc.services.tokens import load_private_key, sign_token
-
-            token = sign_token(load_private_key(pem)[0], media_id=ids["signed"], expires_in=3600)
-            paths = {
-                "segment (486 KB)": "/hls/{id}/720p/seg_00000.ts",
-                "variant playlist (150 segments)": "/hls/{id}/720p/index.m3u8",
-                "master playlist": "/hls/{id}/master.m3u8",
-                "resolve": "/hls/resolve/{id}",
-            }
-            rows = []
-            for name, template in paths.items():
-                rps: dict[str, list[float]] = {"public": [], "signed": []}
-                for _ in range(args.reps):
-                    for policy in ("public", "signed"):
-                        path = template.format(id=ids[policy])
-                        if policy == "signed":
-                            path += f"?token={token}"
-                        assert client.get(path).status_code == 200, path
-                        result = run_load(
-                            api.url, [path], headers={}, concurrency=args.concurrency, seconds=args.seconds
-                        )
-                        assert result.errors == 0, (path, result.errors)
-                        rps[policy].append(result.rps)
-                public, signed = median(rps["public"]), median(rps["signed"])
-                rows.append([name, f"{public:.0f}", f"{signed:.0f}", f"{signed / public:.2f}"])
+        api = vsrc_api(env).start(timeout=180)  # a loaded box starts slowly
+        try:
+            rows, token, ids = _http(api.url, key, clip, data_dir, args)
+        finally:
+            api.stop()
         print(f"machine: {machine()}; load average at the end {loadavg():.1f}")
         print(f"HTTP, c={args.concurrency}, {args.seconds:g} s x {args.reps} interleaved, median req/s:\n")
         print(md_table(["request", "public req/s", "signed req/s", "signed / public"], rows))
