@@ -356,3 +356,44 @@ def test_a_remembered_token_still_expires(server: Server, signed: Signed) -> Non
     wall[0] += 120
     with pytest.raises(TokenRefused, match="expired"):
         verifier.verify(token, **check)
+
+
+def test_patch_switches_the_policy(server: Server, client: httpx.Client, clips: dict[str, Path]) -> None:
+    write, read = server.account_keys()
+    other_write, _ = server.account_keys()
+    media_id = upload_file(server, write, clips["mp4"])
+    lay_out(server, media_id)
+    master = f"/hls/{media_id}/master.m3u8"
+    assert client.get(master).status_code == 200
+    private_key = load_private_key(create_key(server, write)["privateKey"])[0]
+    token = sign_token(private_key, media_id=media_id, expires_in=600)
+    with server.client(write) as writer:
+        for body in ({"playbackPolicy": "private"}, {"playbackPolicy": None}, {"playbackPolicy": ""}):
+            bad = writer.patch(f"/api/v1/media/{media_id}", json=body)
+            assert bad.status_code == 400, bad.text
+            assert bad.json()["errors"] == [
+                {"field": "playbackPolicy", "message": "playbackPolicy must be 'public' or 'signed'"}
+            ]
+        assert client.get(master).status_code == 200  # a refused PATCH changed nothing
+        with server.client(other_write) as stranger:
+            assert (
+                stranger.patch(f"/api/v1/media/{media_id}", json={"playbackPolicy": "signed"}).status_code
+                == 404
+            )
+        assert client.get(master).status_code == 200
+        signed = writer.patch(
+            f"/api/v1/media/{media_id}", json={"playbackPolicy": "signed", "title": "Now paid"}
+        )
+        assert signed.status_code == 200, signed.text
+        assert signed.json()["data"]["playbackPolicy"] == "signed"
+    with server.client(read) as reader:
+        assert reader.get(f"/api/v1/media/{media_id}").json()["data"]["playbackPolicy"] == "signed"
+    refused(client.get(master), "token is required")
+    refused(client.get(f"/hls/resolve/{media_id}"), "token is required")
+    assert client.get(master, params={"token": token}).status_code == 200
+    with server.client(write) as writer:
+        public = writer.patch(f"/api/v1/media/{media_id}", json={"playbackPolicy": "public"})
+        assert public.status_code == 200 and public.json()["data"]["playbackPolicy"] == "public"
+    assert client.get(master).status_code == 200
+    assert client.get(f"/hls/resolve/{media_id}").status_code == 200
+    assert not (server.settings.storage_root / "signed" / media_id).exists()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from vsrc.db.models import EncodingProfile, LiveStream, Media, Tag, media_tags
 from vsrc.errors import FieldError, NotFound, ValidationFailed
 from vsrc.ids import VOD_ID_RE
-from vsrc.services.playback_policy import PUBLIC, marker_key, parse_policy
+from vsrc.services.playback_policy import POLICIES, PUBLIC, marker_key, parse_policy
 from vsrc.services.tags import get_or_create_tags, parse_tags
 from vsrc.storage import Storage
 from vsrc.timeutil import utcnow
@@ -257,7 +257,7 @@ def get_media(session: Session, *, account_id: int, public_id: str) -> Media:
     return media
 
 
-EDITABLE = ("title", "description", "tags")  # playbackPolicy joins with signed playback
+EDITABLE = ("title", "description", "tags", "playbackPolicy")
 
 
 def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -296,6 +296,12 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
                 out["tags"] = parse_tags(tags)
             except ValidationFailed as exc:
                 errors.extend(exc.errors)
+    if "playbackPolicy" in changes:
+        policy = changes["playbackPolicy"]
+        if policy not in POLICIES:
+            errors.append(FieldError("playbackPolicy", "playbackPolicy must be 'public' or 'signed'"))
+        else:
+            out["playbackPolicy"] = policy
     if errors:
         raise ValidationFailed("Validation failed", errors)
     return out
@@ -312,6 +318,10 @@ def update_media(session: Session, *, account_id: int, public_id: str, changes: 
             changed = True
     if "tags" in values and {t.name_key for t in media.tags} != {n.lower() for n in values["tags"]}:
         media.tags = get_or_create_tags(session, account_id=account_id, names=values["tags"])
+        changed = True
+    if "playbackPolicy" in values and media.playback_policy != values["playbackPolicy"]:
+        # The caller moves the storage marker (docs/architecture.md#signed-playback).
+        media.playback_policy = values["playbackPolicy"]
         changed = True
     if changed:
         media.updated_at = utcnow()

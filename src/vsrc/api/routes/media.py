@@ -25,7 +25,8 @@ from vsrc.api.schemas.media import (
     uploaded_media,
 )
 from vsrc.api.uploads import receive_upload
-from vsrc.services import embed, live, media, uploads
+from vsrc.db.session import transaction
+from vsrc.services import embed, live, media, playback_policy, uploads
 from vsrc.services.media import MAX_PAGE, Page
 
 log = logging.getLogger("vsrc.api.media")
@@ -148,16 +149,29 @@ def get_media(mediaId: VodId, principal: Reader, session: SessionDep, state: Sta
 def update_media(
     mediaId: VodId,
     principal: Writer,
-    session: SessionDep,
     state: StateDep,
     body: MediaUpdate = Body(
-        examples=[{"title": "My Edited Video", "description": "A better description", "tags": "keynote,2024"}]
+        examples=[
+            {"title": "My Edited Video", "description": "A better description", "tags": "keynote,2024"},
+            {"playbackPolicy": "signed"},
+        ]
     ),
 ) -> MediaResponse:
-    """Edit title, description or tags (same limits as the upload); emits ``media.updated``."""
+    """Edit title, description, tags or playbackPolicy (same limits as the upload); emits
+    ``media.updated``."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    item = media.update_media(session, account_id=principal.account_id, public_id=mediaId, changes=changes)
-    return MediaResponse(data=media_detail(item, state.settings.public_url))
+    policy_change = changes.get("playbackPolicy")
+    with transaction(state.sessions) as session:
+        item = media.update_media(
+            session, account_id=principal.account_id, public_id=mediaId, changes=changes
+        )
+        if policy_change == playback_policy.SIGNED:
+            # Before the commit: a failure in between asks for tokens, never serves openly.
+            playback_policy.mark_signed(state.storage, mediaId)
+        data = media_detail(item, state.settings.public_url)
+    if policy_change == playback_policy.PUBLIC:
+        playback_policy.unmark_signed(state.storage, mediaId)  # after the commit, for the same reason
+    return MediaResponse(data=data)
 
 
 @router.delete("/{mediaId}", response_model=DeleteResponse, responses=FORBIDDEN)

@@ -147,7 +147,11 @@ class MediaUpdate(BaseModel):
     tags: str | list[str] | None = Field(
         default=None, description="comma string or list; replaces the tags", examples=["conference,2024"]
     )
-    # playbackPolicy ("public" | "signed") is added here by signed playback.
+    playbackPolicy: str | None = Field(
+        default=None,
+        description="'public' or 'signed' (playback then needs a token from a signing key)",
+        examples=["signed"],
+    )
 
 
 class DeletedMedia(BaseModel):
