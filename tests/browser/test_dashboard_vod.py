@@ -22,6 +22,9 @@ from tests.conftest import (
     stop_worker,
     upload_file,
 )
+from tests.helpers import eventually
+from tests.webhooks.receiver import Receiver
+from vsrc.webhooks import verify_signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "a long enough password"
@@ -32,8 +35,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server that knows its public URL, with a real encoding worker; sign-up closed after one user."""
     require_chromium()
     port = free_port()
-    srv = start_server(tmp_path_factory.mktemp("dash"), port=port, public_url=f"http://127.0.0.1:{port}")
-    worker = start_worker(srv.settings)
+    srv = start_server(
+        tmp_path_factory.mktemp("dash"),
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        webhook_allow_private=True,  # the test's receiver is on loopback
+    )
+    worker = start_worker(srv.settings, VSRC_WEBHOOK_ALLOW_PRIVATE="true")
     yield srv
     stop_worker(worker)
     stop_server(srv)
@@ -175,6 +183,20 @@ def test_a_video_from_upload_to_playback_embed_and_delete(
     assert copied == page.get_by_label("Embed code").input_value()
     assert f"mediaId: '{media_id}'" in copied and "vsrc-player.js" in copied
 
+    page.get_by_label("Tags", exact=True).fill("demo, Edited")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Changes saved")).to_be_visible()
+    expect(page.get_by_role("list", name="Current tags").get_by_role("listitem")).to_have_text(
+        ["demo", "Edited"]
+    )
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        tags = api.get(f"/api/v1/media/{media_id}").json()["data"]["tags"]
+    assert [t["name"] for t in tags] == ["demo", "Edited"]
+    page.get_by_label("Title").fill("")
+    page.get_by_label("Title").evaluate("el => el.removeAttribute('required')")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("title must be 1 to 255 characters")).to_be_visible()
+
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(f"{stack.url}/?deleted=1")
@@ -201,3 +223,44 @@ def test_a_signed_video_previews_with_a_short_lived_token(
     wait_for(page, f"window.dashboardPlayers && !!dashboardPlayers['{media_id}']", "the player")
     page.evaluate(f"dashboardPlayers['{media_id}'].play()")
     wait_for(page, f"dashboardPlayers['{media_id}'].currentTime() > 1", "signed playback", timeout=40)
+
+
+def test_webhooks_show_the_secret_once_send_test_and_redeliver(
+    stack: Server, browser_context: BrowserContext
+) -> None:
+    receiver = Receiver().start()
+    try:
+        page = browser_context.new_page()
+        sign_in(page, stack.url, "owner@example.com", PASSWORD)
+        nav(page, "Webhooks")
+        check_page(page, "webhooks-empty")
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_label("media.completed").check()
+        page.get_by_role("button", name="Create webhook").click()
+        secret = page.get_by_test_id("new-secret").inner_text().strip()
+        assert secret.startswith("whsec_")
+        check_page(page, "webhooks-new")
+        hook = page.get_by_test_id("webhook").filter(has_text=receiver.url)
+        hook.get_by_role("button", name="Send test").click()
+        expect(page.get_by_role("status").filter(has_text="Test event queued")).to_be_visible()
+        assert secret not in page.content()
+
+        tests = lambda: [r for r in receiver.requests if r.event_type == "webhook.test"]  # noqa: E731
+        first = eventually(tests, timeout=60, what="the test event at the receiver")[0]
+        assert verify_signature(first.body, first.headers.get("vsrc-signature"), secret)
+
+        def delivered() -> bool:
+            page.reload()
+            row = page.get_by_test_id("delivery").filter(has_text="webhook.test").first
+            return row.get_attribute("data-status") == "delivered"
+
+        eventually(delivered, timeout=60, interval=0.5, what="the delivery shown as delivered")
+        check_page(page, "webhooks")
+        page.get_by_test_id("delivery").filter(has_text="webhook.test").first.get_by_role(
+            "button", name="Redeliver"
+        ).click()
+        expect(page.get_by_role("status").filter(has_text="Redelivery queued")).to_be_visible()
+        eventually(lambda: len(tests()) >= 2, timeout=60, what="the redelivered test event")
+        assert tests()[1].event_id == first.event_id  # the same event again
+    finally:
+        receiver.stop()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from vsrc.web.routes import auth, keys, library, live_page, media_page, signing_keys_page, static, upload_page
+from vsrc.web.routes import (
+    auth,
+    keys,
+    library,
+    live_page,
+    media_page,
+    signing_keys_page,
+    static,
+    upload_page,
+    webhooks_page,
+)
 
 ROUTERS = (
     static.router,
@@ -13,4 +23,5 @@ ROUTERS = (
     live_page.router,
     signing_keys_page.router,
     upload_page.router,
+    webhooks_page.router,
 )
