@@ -40,9 +40,10 @@ def eventually(predicate: Callable[[], T], timeout: float = 30, interval: float 
 
 class ApiProcess:
     """A real ``vsrc api`` process (the production entry point, not an in-process server) on a free
-    loopback port, serving a freshly migrated data dir. ``env`` adds ``VSRC_*`` settings."""
+    loopback port, serving a freshly migrated data dir. ``env`` adds ``VSRC_*`` settings; ``command``
+    may name another HTTP-serving command (``serve``: give it a free ``VSRC_RTMP_PORT``)."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, command: str = "api", **env: str) -> None:
         from tests.conftest import free_port, sessions_for
         from vsrc.config import Settings
         from vsrc.db.migrate import upgrade
@@ -65,9 +66,9 @@ class ApiProcess:
         }
         self.log = (data_dir / "api.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vsrc", "api"], env=full_env, stdout=self.log, stderr=self.log
+            [sys.executable, "-m", "vsrc", command], env=full_env, stdout=self.log, stderr=self.log
         )
-        eventually(self._up, timeout=180, what="vsrc api answers /health")
+        eventually(self._up, timeout=180, what=f"vsrc {command} answers /health")
 
     def _up(self) -> bool:
         import httpx

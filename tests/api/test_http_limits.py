@@ -6,8 +6,11 @@ requests, and only the real process shows what a hostile head costs in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import select
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -197,3 +200,22 @@ def test_keep_alive_second_request_is_also_bounded(api: ApiProcess) -> None:
 def test_request_after_refusals_still_served(api: ApiProcess) -> None:
     response = _request(api, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert _status(response) == 200, response[:200]
+
+
+def test_serve_bounds_request_heads_too(tmp_path: Path) -> None:
+    """`vsrc serve` (API, worker and ingest in one command) serves HTTP with the same guards."""
+    from tests.conftest import free_port
+
+    serve = ApiProcess(tmp_path, "serve", VSRC_RTMP_PORT=str(free_port()), VSRC_HTTP_MAX_HEADERS="20")
+    pid = serve.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    try:
+        fields = b"".join(b"X-%d: 1\r\n" % i for i in range(30))
+        response = _request(serve, b"GET /health HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+        assert _status(response) == 431, response[:200]
+    finally:
+        serve.stop()
+        # Whether serve stops its worker and ingest is tested elsewhere; this test leaves none behind.
+        for child in map(int, children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
