@@ -64,7 +64,7 @@ ifneq ($(wildcard player/package.json),)
 endif
 	$(PYTEST)
 
-# "Fleet mode": the API, encode and live suites again with every test server on its own fresh
+# "Fleet mode": the API, encode, live and webhook suites again with every test server on its own fresh
 # PostgreSQL database and Redis database (queue + rate limits): see docs/architecture.md, "Tests".
 # Needs Debian's postgresql and redis-server packages (.ci/run installs them).
 FLEET_DIR ?= /tmp/vsrc-test-fleet
@@ -76,7 +76,7 @@ test-fleet: $(STAMP)
 	  --pidfile $(FLEET_DIR)/redis.pid --logfile $(FLEET_DIR)/redis.log
 	url=$$(scripts/pg-test-server.sh start $(FLEET_DIR)/pg $(PG_PORT)) && \
 	TEST_POSTGRES_URL=$$url TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) \
-	  $(PYTEST) tests/api tests/tasks tests/live; \
+	  $(PYTEST) tests/api tests/tasks tests/live tests/webhooks; \
 	rc=$$?; scripts/pg-test-server.sh stop $(FLEET_DIR)/pg; redis-cli -p $(REDIS_PORT) shutdown nosave; exit $$rc
 
 clean:
