@@ -397,3 +397,22 @@ def test_patch_switches_the_policy(server: Server, client: httpx.Client, clips: 
     assert client.get(master).status_code == 200
     assert client.get(f"/hls/resolve/{media_id}").status_code == 200
     assert not (server.settings.storage_root / "signed" / media_id).exists()
+
+
+def test_openapi_documents_signing_keys_and_the_token(server: Server, client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for path, method in (
+        ("/api/v1/signing-keys", "post"),
+        ("/api/v1/signing-keys", "get"),
+        ("/api/v1/signing-keys/{keyId}", "delete"),
+    ):
+        ok = next(v for k, v in spec["paths"][path][method]["responses"].items() if k.startswith("2"))
+        ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert schemas[ref].get("examples"), (path, method, ref)
+    for path in ("/hls/resolve/{mediaId}", "/hls/{mediaId}/{path}", "/thumbnails/{mediaId}/{path}"):
+        assert "token" in [p["name"] for p in spec["paths"][path]["get"]["parameters"]], path
+    upload = spec["paths"]["/api/v1/media/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["properties"]["playbackPolicy"]["enum"] == ["public", "signed"]
+    assert "playbackPolicy" in schemas["LiveCreate"]["properties"]
+    assert "playbackPolicy" in schemas["MediaUpdate"]["properties"]
