@@ -166,7 +166,14 @@ def test_length_over_the_limit_is_413_and_at_the_limit_is_accepted(server: Serve
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Upload-Length": "-1"}, {"Upload-Length": "abc"}, {"Upload-Defer-Length": "1"}]
+    "headers",
+    [
+        {},
+        {"Upload-Length": "-1"},
+        {"Upload-Length": "abc"},
+        {"Upload-Length": b"\xb2"},  # "²" in Latin-1: str.isdigit() says yes, int() says no
+        {"Upload-Defer-Length": "1"},
+    ],
 )
 def test_creation_without_a_usable_length_is_400(server: Server, headers: dict[str, str]) -> None:
     write, _ = server.account_keys()
@@ -198,6 +205,14 @@ def test_patch_appends_and_wrong_offsets_are_409(server: Server) -> None:
     assert tus_offset(url) == 40
     assert get_upload(server, read, upload["uploadId"])["offset"] == 40
     assert partial_file(server, upload["uploadId"]).read_bytes() == b"a" * 40
+
+
+def test_patch_with_a_non_ascii_digit_offset_is_400(server: Server) -> None:
+    write, _ = server.account_keys()
+    url = started(server, write, 10)["uploadUrl"]
+    resp = httpx.patch(url, content=b"x", headers={**OCTETS, "Upload-Offset": b"\xb9"})  # "¹"
+    assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "Upload-Offset"
+    assert tus_offset(url) == 0
 
 
 def test_patch_with_the_wrong_content_type_is_415(server: Server) -> None:

@@ -38,7 +38,8 @@ def check_version(headers: Headers) -> None:
 
 def _non_negative(headers: Headers, name: str) -> int:
     raw = headers.get(name)
-    if raw is None or not raw.isdigit() or len(raw) > 19:
+    # ASCII digits only: str.isdigit() also accepts "²" (Latin-1 header bytes), which int() refuses.
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         raise ValidationFailed.field(name, f"{name} must be a non-negative integer")
     return int(raw)
 
@@ -55,7 +56,7 @@ def upload_offset(headers: Headers) -> int:
 
 def content_length(headers: Headers) -> int | None:
     raw = headers.get("content-length")
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
 
 
 def check_patch_content_type(headers: Headers) -> None:
