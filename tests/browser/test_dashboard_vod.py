@@ -219,10 +219,14 @@ def test_a_signed_video_previews_with_a_short_lived_token(
     expect(card.get_by_test_id("status")).to_have_attribute("data-status", "completed", timeout=120_000)
     wait_for(page, f"document.querySelector('#card-{media_id} img').naturalWidth > 0", "the signed poster")
     card.get_by_role("link", name="Members only").click()
-    expect(page.get_by_text("Playback policy")).to_be_visible()
+    expect(page.get_by_label("Playback policy")).to_have_value("signed")
     wait_for(page, f"window.dashboardPlayers && !!dashboardPlayers['{media_id}']", "the player")
     page.evaluate(f"dashboardPlayers['{media_id}'].play()")
     wait_for(page, f"dashboardPlayers['{media_id}'].currentTime() > 1", "signed playback", timeout=40)
+    page.get_by_label("Playback policy").select_option("public")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Changes saved")).to_be_visible()
+    assert httpx.get(f"{stack.url}/hls/resolve/{media_id}").status_code == 200  # public now
 
 
 def test_webhooks_show_the_secret_once_send_test_and_redeliver(
