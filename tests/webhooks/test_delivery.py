@@ -76,6 +76,8 @@ def test_signature_helper_refuses_tampering() -> None:
         (body, "v1=" + header.split("v1=")[1], "whsec_abc"),  # no timestamp
         (body, "", "whsec_abc"),
         (body, signature_header("whsec_abc", body, timestamp=1_000_000), "whsec_abc"),  # too old
+        # A header decoded as Latin-1 by the receiver's framework: refused, not a TypeError (a 500).
+        (body, header.split("v1=")[0] + "v1=\u00e9", "whsec_abc"),
     ):
         with pytest.raises(InvalidSignature):
             verify_signature(*args)

@@ -50,7 +50,8 @@ def verify_signature(raw_body: bytes | str, header: str | None, secret: str, tol
         raise InvalidSignature("VSRC-Signature header missing or malformed (expected t=…,v1=…)")
     if tolerance > 0 and abs(time.time() - timestamp) > tolerance:
         raise InvalidSignature("VSRC-Signature timestamp is outside the tolerance")
-    expected = compute_signature(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, c) for c in candidates):
+    expected = compute_signature(secret, timestamp, body).encode()
+    # Compared as bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not any(hmac.compare_digest(expected, c.encode()) for c in candidates):
         raise InvalidSignature("VSRC-Signature does not match the body and secret")
     return True
