@@ -454,3 +454,23 @@ def test_an_empty_upload_fails_at_creation(server: Server) -> None:
     assert shown["status"] == "failed" and "Unsupported media" in shown["errorMessage"]
     assert not partial_file(server, upload["uploadId"]).exists()
     assert httpx.head(upload["uploadUrl"], headers=TUS).status_code == 410
+
+
+def test_the_source_pixel_limit_of_the_multipart_upload_applies(
+    tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    port = free_port()
+    srv = start_server(
+        tmp_path, port=port, public_url=f"http://127.0.0.1:{port}", max_source_pixels=100 * 100
+    )
+    try:
+        write, read = srv.account_keys()
+        data = clips["mp4"].read_bytes()  # 160x120: over the limit
+        upload = started(srv, write, len(data))
+        resp = tus_patch(upload["uploadUrl"], 0, data)
+        assert resp.status_code == 415, resp.text
+        shown = get_upload(srv, read, upload["uploadId"])
+        assert shown["status"] == "failed" and shown["mediaId"] is None
+        assert account_media(srv, read) == []
+    finally:
+        stop_server(srv)

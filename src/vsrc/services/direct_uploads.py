@@ -182,9 +182,12 @@ def record_offset(sessions: sessionmaker[Session], *, upload_id: int, offset: in
         )
 
 
-def complete(sessions: sessionmaker[Session], storage: Storage, *, upload_id: int, path: Path) -> Media:
-    """The last byte arrived: probe, store and record exactly like a multipart upload. On failure the
-    upload is ``failed`` with the reason and nothing is kept."""
+def complete(
+    sessions: sessionmaker[Session], storage: Storage, *, upload_id: int, path: Path, max_pixels: int
+) -> Media:
+    """The last byte arrived: probe (with the multipart upload's ``max_pixels``), store and record
+    exactly like a multipart upload. On failure the upload is ``failed`` with the reason and nothing
+    is kept."""
     with transaction(sessions) as session:
         upload = session.get_one(DirectUpload, upload_id)
     fields = media_service.MediaFields(
@@ -205,7 +208,7 @@ def complete(sessions: sessionmaker[Session], storage: Storage, *, upload_id: in
             raise Conflict("The upload was cancelled or expired before it completed")
 
     try:
-        info = uploads.probe_source(path)
+        info = uploads.probe_source(path, max_pixels=max_pixels)
         return uploads.store_as_media(
             sessions,
             storage,

@@ -115,7 +115,13 @@ async def _open_for_writing(path: Path, upload_id: str) -> int:
 def _finish(state: AppState, upload: DirectUpload) -> None:
     """The last byte is in: the media item, then its encode (enqueued after commit, as for multipart)."""
     path = partial_files.path_for(state.settings.tmp_dir, upload.public_id)
-    media = direct_uploads.complete(state.sessions, state.storage, upload_id=upload.id, path=path)
+    media = direct_uploads.complete(
+        state.sessions,
+        state.storage,
+        upload_id=upload.id,
+        path=path,
+        max_pixels=state.settings.max_source_pixels,
+    )
     try:
         state.queue.enqueue_encode(media.public_id)
     except Exception:  # the queue is down: the media is safe, workers re-queue forgotten pending media
