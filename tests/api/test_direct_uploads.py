@@ -443,6 +443,10 @@ def test_one_patch_of_a_real_clip_becomes_media_with_the_upload_settings(
     assert [t["name"] for t in media["tags"]] == ["x", "y"] and media["fileSize"] == len(data)
     assert httpx.head(upload["uploadUrl"], headers=TUS).headers["upload-offset"] == str(len(data))
     assert tus_patch(upload["uploadUrl"], len(data), b"").status_code == 409  # complete: nothing to add
+    assert httpx.delete(upload["uploadUrl"], headers=TUS).status_code == 409  # the media item stays
+    with server.client(write) as client:
+        assert client.delete(f"/api/v1/uploads/{upload['uploadId']}").status_code == 409
+        assert client.get(f"/api/v1/media/{done['mediaId']}").status_code == 200
 
 
 def test_an_empty_upload_fails_at_creation(server: Server) -> None:
