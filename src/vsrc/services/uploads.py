@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,6 +139,29 @@ def ingest(
         )
     finally:
         upload.discard()
+
+
+def edit(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    account_id: int,
+    public_id: str,
+    changes: dict[str, Any],
+) -> Media:
+    """``media_service.update_media`` in its own transaction, moving the signed-playback marker with a
+    ``playbackPolicy`` change: written before the commit (→ signed), removed after it (→ public), so a
+    failure in between asks for tokens and never serves a signed item openly."""
+    policy = changes.get("playbackPolicy")
+    with transaction(sessions) as session:
+        media = media_service.update_media(
+            session, account_id=account_id, public_id=public_id, changes=changes
+        )
+        if policy == playback_policy.SIGNED:
+            playback_policy.mark_signed(storage, public_id)
+    if policy == playback_policy.PUBLIC:
+        playback_policy.unmark_signed(storage, public_id)
+    return media
 
 
 def remove(sessions: sessionmaker[Session], storage: Storage, *, account_id: int, public_id: str) -> None:

@@ -25,8 +25,7 @@ from vsrc.api.schemas.media import (
     uploaded_media,
 )
 from vsrc.api.uploads import receive_upload
-from vsrc.db.session import transaction
-from vsrc.services import embed, live, media, playback_policy, uploads
+from vsrc.services import embed, live, media, uploads
 from vsrc.services.media import MAX_PAGE, Page
 
 log = logging.getLogger("vsrc.api.media")
@@ -160,18 +159,10 @@ def update_media(
     """Edit title, description, tags or playbackPolicy (same limits as the upload); emits
     ``media.updated``."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    policy_change = changes.get("playbackPolicy")
-    with transaction(state.sessions) as session:
-        item = media.update_media(
-            session, account_id=principal.account_id, public_id=mediaId, changes=changes
-        )
-        if policy_change == playback_policy.SIGNED:
-            # Before the commit: a failure in between asks for tokens, never serves openly.
-            playback_policy.mark_signed(state.storage, mediaId)
-        data = media_detail(item, state.settings.public_url)
-    if policy_change == playback_policy.PUBLIC:
-        playback_policy.unmark_signed(state.storage, mediaId)  # after the commit, for the same reason
-    return MediaResponse(data=data)
+    item = uploads.edit(
+        state.sessions, state.storage, account_id=principal.account_id, public_id=mediaId, changes=changes
+    )
+    return MediaResponse(data=media_detail(item, state.settings.public_url))
 
 
 @router.delete("/{mediaId}", response_model=DeleteResponse, responses=FORBIDDEN)
