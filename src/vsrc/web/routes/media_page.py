@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from vsrc.api.deps import SessionDep, StateDep
 from vsrc.db.session import transaction
 from vsrc.errors import ValidationFailed
-from vsrc.services import analytics_stats, embed, media, playback_policy, uploads
+from vsrc.services import analytics_stats, embed, media, uploads
 from vsrc.web.auth import EditorDep, ViewerDep, mark_dashboard
 from vsrc.web.templating import preview_tokens, render
 
@@ -90,13 +90,10 @@ def edit(
     if playbackPolicy:
         changes["playbackPolicy"] = playbackPolicy
     try:
-        with transaction(state.sessions) as session:
-            media.update_media(session, account_id=viewer.account_id, public_id=media_id, changes=changes)
-            if playbackPolicy == playback_policy.SIGNED:
-                # As the PATCH route: before the commit, so a failure asks for tokens, never serves openly.
-                playback_policy.mark_signed(state.storage, media_id)
-        if playbackPolicy == playback_policy.PUBLIC:
-            playback_policy.unmark_signed(state.storage, media_id)  # after the commit, likewise
+        # The PATCH route's use-case: it moves the signed-playback marker with the policy.
+        uploads.edit(
+            state.sessions, state.storage, account_id=viewer.account_id, public_id=media_id, changes=changes
+        )
     except ValidationFailed as exc:
         errors = {e.field: e.message for e in exc.errors}
         with transaction(state.sessions) as session:
