@@ -72,6 +72,7 @@ def build_environment() -> Environment:
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(("html",)),
         trim_blocks=True,
+        auto_reload=False,  # templates are package data: no stat() per render
         lstrip_blocks=True,
     )
     env.filters["duration"] = duration
