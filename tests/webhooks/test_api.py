@@ -88,6 +88,7 @@ def test_private_target_refused_again_at_delivery(private_ok: Server) -> None:
         ({"url": "127.0.0.1/hook"}, "url"),
         ({"url": "http://user:pw@127.0.0.1/"}, "url"),
         ({"url": "http://127.0.0.1:99999/"}, "url"),
+        ({"url": "http://[::1/hook"}, "url"),  # urlsplit raises ValueError: was a 500
         ({"url": "http://127.0.0.1/\x00"}, "url"),
         ({"url": "http://" + "a" * 2100 + ".com/"}, "url"),
         ({"url": 5}, "url"),

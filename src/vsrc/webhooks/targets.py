@@ -51,7 +51,10 @@ def check_url_shape(url: str) -> str:
         raise TargetRefused(f"url is required and must be at most {MAX_URL_LENGTH} characters")
     if any(ch in url for ch in "\x00\r\n\t "):
         raise TargetRefused("url must not contain whitespace or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+        raise TargetRefused(f"url is malformed: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("url must start with http:// or https://")
     if not parts.hostname:
