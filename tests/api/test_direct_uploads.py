@@ -181,6 +181,15 @@ def test_creation_without_a_usable_length_is_400(server: Server, headers: dict[s
     assert httpx.post(url, headers={**TUS, **headers}).status_code == 400
 
 
+def test_creation_with_non_ascii_metadata_is_400(server: Server) -> None:
+    write, read = server.account_keys()
+    upload = create_upload(server, write)
+    headers = {**TUS, "Upload-Length": "10", "Upload-Metadata": b"filename \xe9"}  # "é": not base64
+    resp = httpx.post(upload["uploadUrl"], headers=headers)
+    assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "Upload-Metadata"
+    assert get_upload(server, read, upload["uploadId"])["status"] == "waiting"
+
+
 def test_requests_without_tus_resumable_are_412(server: Server) -> None:
     write, _ = server.account_keys()
     url = started(server, write, 10)["uploadUrl"]

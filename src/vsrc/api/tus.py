@@ -6,7 +6,6 @@ Core + creation + termination + expiration. Nothing here touches the database or
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -74,7 +73,7 @@ def metadata(headers: Headers) -> dict[str, str | None]:
         key, _, value = item.partition(" ")
         try:
             pairs[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value else None
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
             raise ValidationFailed.field("Upload-Metadata", f"value of {key!r} is not base64 UTF-8") from exc
     return pairs
 
