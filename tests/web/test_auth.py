@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,22 @@ def test_next_only_leads_to_this_site(open_server: Server) -> None:
     for target, expected in (("//evil.example/x", "/"), ("https://evil.example", "/"), ("/keys", "/keys")):
         data = {"email": email, "password": PASSWORD, "csrf_token": token, "next": target}
         assert client.post("/login", data=data).headers["location"] == expected
+
+
+def test_sign_up_never_joins_an_account_that_already_exists(open_server: Server) -> None:
+    # Emails are not verified: signing up as the owner of an API-era account (or as the CLI's default
+    # "admin@localhost") must not hand its media and keys to whoever typed the address first.
+    for owner in ("admin@localhost", f"{uuid.uuid4().hex[:8]}@owner.example"):
+        key = open_server.key("write", owner)
+        created = open_server.client(key).post("/api/v1/live", json={"title": "owner's stream"})
+        assert created.status_code == 201, created.text
+        client = browser(open_server)
+        token = csrf_of(client.get("/signup").text)
+        data = {"email": owner.upper(), "password": PASSWORD, "csrf_token": token}
+        resp = client.post("/signup", data=data)
+        assert resp.status_code == 400 and "vsrc users create" in resp.text, resp.text
+        assert "vsrc_session" not in resp.headers.get("set-cookie", "")
+        assert sign_in(open_server, owner).status_code == 401
 
 
 def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, joinedload
 
-from vsrc.db.models import User, WebSession
+from vsrc.db.models import Account, User, WebSession
 from vsrc.errors import AuthError, FieldError, ValidationFailed
 from vsrc.services.keys import get_or_create_account
 from vsrc.timeutil import utcnow
@@ -56,12 +56,30 @@ def any_user(session: Session) -> bool:
     return bool(session.scalar(select(exists().where(User.id.isnot(None)))))
 
 
-def create_user(session: Session, *, email: str, password: str, account_email: str | None = None) -> User:
-    """A user of the account ``account_email`` (created if missing; default: the user's own email)."""
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    account_email: str | None = None,
+    new_account: bool = False,
+) -> User:
+    """A user of the account ``account_email`` (created if missing; default: the user's own email).
+
+    ``new_account`` (self sign-up): the account must not exist yet. Emails are not verified, so
+    whoever signs up first as an existing account's email (the CLI's "admin@localhost" too) would
+    otherwise get its media and keys; only the operator joins users to accounts.
+    """
     email = normalize_email(email)
     _validate(email, password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationFailed.field("email", "a user with this email already exists")
+    if new_account and session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise ValidationFailed.field(
+            "email",
+            "an account with this email already exists: its operator adds users with "
+            "'vsrc users create --email EMAIL --account ACCOUNT'",
+        )
     account = get_or_create_account(session, email=account_email or email)
     user = User(account_id=account.id, email=email, password_hash=_hasher.hash(password))
     session.add(user)

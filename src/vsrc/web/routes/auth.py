@@ -111,7 +111,7 @@ async def signup(request: Request, state: StateDep, email: Text = "", password: 
             # Checked in the same transaction that creates the user.
             if not state.settings.open_signup and users.any_user(session):
                 return None
-            user = users.create_user(session, email=email, password=password)
+            user = users.create_user(session, email=email, password=password, new_account=True)
             return users.start_session(session, user=user)
 
     try:
