@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.api.test_event_loop import STALL, Stall, _answers, _in_background
 from tests.conftest import Server, start_server, stop_server
 from tests.web.conftest import page_csrf, sign_up
+from vsrc.services import webhooks
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +57,25 @@ def test_key_and_live_forms_show_field_errors(open_server: Server) -> None:
     assert "Show" in client.get("/live").text
     other, _ = sign_up(open_server)
     assert "Show" not in other.get("/live").text
+
+
+def test_webhook_form_reads_the_database_off_the_loop(
+    open_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /webhooks (an async route: it reads the repeated "events" field) renders its page with
+    database reads; stalled, they must not stop the server answering others."""
+    client, _ = sign_up(open_server)
+    token = page_csrf(client, "/webhooks")
+    listing = Stall(webhooks.list_webhooks)
+    monkeypatch.setattr(webhooks, "list_webhooks", listing)
+    thread, result = _in_background(
+        lambda: client.post("/webhooks", data={"url": "", "csrf_token": token}, timeout=STALL + 60)
+    )
+    try:
+        assert listing.entered.wait(60), "the form never listed the webhooks"
+        assert _answers(open_server) == 200  # the database read is stuck, the loop is not
+    finally:
+        listing.release()
+        thread.join(STALL + 60)
+    assert result and result[0].status_code == 400, result
+    assert open_server.thread.ident not in listing.threads

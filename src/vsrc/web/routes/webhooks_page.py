@@ -76,9 +76,12 @@ async def create_webhook(
     except ValidationFailed as exc:
         errors = {e.field: e.message for e in exc.errors}
         form = {"url": url, "description": description, "events": events or []}
-        return _page(request, state, viewer.account_id, 400, errors=errors, form=form)
-    # Rendered, not redirected: the signing secret is in this one answer only.
-    return _page(request, state, viewer.account_id, 201, new=created)
+        return await run_in_threadpool(
+            _page, request, state, viewer.account_id, 400, errors=errors, form=form
+        )
+    # Rendered, not redirected: the signing secret is in this one answer only. The page reads the
+    # database: in the threadpool, as everything blocking in this async route.
+    return await run_in_threadpool(_page, request, state, viewer.account_id, 201, new=created)
 
 
 @router.post("/webhooks/{webhook_id}/test")
