@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         default=False, description="dashboard sign-up stays open after the first user (else: CLI only)"
     )
     login_rate_limit: str = Field(
-        default="10/minute", description="failed dashboard sign-ins per IP and per email"
+        default="10/minute", description="dashboard sign-in attempts per IP and per email"
     )
     analytics_retention_days: int = Field(default=90, ge=1, description="days analytics events are kept")
     analytics_ip_limit: str = Field(default="600/minute", description="analytics events per client IP")

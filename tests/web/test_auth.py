@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import Server, start_server, stop_server
@@ -118,6 +120,30 @@ def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
             assert sign_in(srv, email, "wrong password").status_code == 401
         limited = sign_in(srv, email)  # even the right password waits now
         assert limited.status_code == 429 and "Too many" in limited.text
+    finally:
+        stop_server(srv)
+
+
+def test_parallel_sign_ins_cannot_outrun_the_rate_limit(tmp_path: Path) -> None:
+    # The limit must hold for attempts in flight at once, not only for ones that follow each other:
+    # 20 simultaneous guesses at a 3/minute limit get at most 3 password checks.
+    srv = start_server(tmp_path, login_rate_limit="3/minute")
+    try:
+        _, email = sign_up(srv)
+        forms = []
+        for _ in range(20):
+            client = browser(srv)
+            forms.append((client, csrf_of(client.get("/login").text)))
+
+        def guess(form: tuple[httpx.Client, str]) -> int:
+            client, token = form
+            data = {"email": email, "password": "wrong password!", "csrf_token": token}
+            return client.post("/login", data=data).status_code
+
+        with ThreadPoolExecutor(len(forms)) as pool:
+            codes = list(pool.map(guess, forms))
+        assert sorted(set(codes)) == [401, 429], codes
+        assert codes.count(401) <= 3, codes
     finally:
         stop_server(srv)
 

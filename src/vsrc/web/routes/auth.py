@@ -82,16 +82,17 @@ def login(
     client = request.client.host if request.client else "unknown"
     buckets = (("login-ip", client), ("login-email", users.normalize_email(email)[:320]))
     context = {"next": _safe_next(next), "email": email, "signup": _signup_open(state)}
-    if not all(web.login_limiter.test(web.login_limit, *b) for b in buckets):
-        context["error"] = "Too many failed sign-ins: wait a minute and try again."
+    # Every attempt is counted before its password check (hit is atomic in memory and Redis): counting
+    # only failures afterwards let guesses sent at once all pass the check before any was counted.
+    allowed = [web.login_limiter.hit(web.login_limit, *bucket) for bucket in buckets]
+    if not all(allowed):
+        context["error"] = "Too many sign-in attempts: wait a minute and try again."
         return _form_page(request, "login.html", context, status_code=429)
     try:
         with transaction(state.sessions) as session:
             user = users.authenticate(session, email=email, password=password)
             signed = users.start_session(session, user=user)
     except AuthError as exc:
-        for bucket in buckets:
-            web.login_limiter.hit(web.login_limit, *bucket)
         context["error"] = exc.message
         return _form_page(request, "login.html", context, status_code=401)
     return _signed_in(request, signed, next)
