@@ -268,3 +268,28 @@ def test_webhooks_show_the_secret_once_send_test_and_redeliver(
         assert tests()[1].event_id == first.event_id  # the same event again
     finally:
         receiver.stop()
+
+
+def test_an_upload_pauses_and_resumes(stack: Server, browser_context: BrowserContext, clip: Path) -> None:
+    page = browser_context.new_page()
+    sign_in(page, stack.url, "owner@example.com", PASSWORD)
+    nav(page, "Upload")
+    # A slow uplink (DevTools throttling), so that the upload is still running when Pause is pressed.
+    cdp = browser_context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 200_000}
+    cdp.send("Network.emulateNetworkConditions", conditions)
+    page.get_by_label("Video files").set_input_files(str(clip))
+    page.get_by_label("Title").fill("Paused once")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    progress = page.get_by_label("Upload progress of dash.mp4")
+    wait_for(page, "document.querySelector('progress').value > 0", "some progress")
+    page.get_by_role("button", name="Pause dash.mp4").click()
+    expect(page.get_by_text("Paused")).to_be_visible()
+    cdp.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": -1})
+    paused_at = int(progress.get_attribute("value") or 0)
+    assert paused_at < 100
+    page.get_by_role("button", name="Resume dash.mp4").click()
+    expect(progress).to_have_attribute("value", "100", timeout=60_000)
+    expect(page.get_by_role("link", name="Open dash.mp4")).to_be_visible(timeout=60_000)
+    check_page(page, "upload-resumed")
