@@ -41,7 +41,8 @@ def _imports(module: Path) -> set[str]:
 def test_engines_storages_and_queues_are_built_only_by_the_runtime() -> None:
     # db/migrations/env.py is Alembic's own process entry point.
     assert _calls("make_engine") == {"runtime.py", "db/migrations/env.py"}
-    assert _calls("LocalStorage") == {"runtime.py"}
+    assert _calls("open_storage") == {"runtime.py"}
+    assert _calls("LocalStorage") | _calls("S3Storage") == {"storage/factory.py"}
     assert _calls("build_queue") == {"runtime.py"}
 
 

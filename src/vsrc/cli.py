@@ -58,6 +58,19 @@ def _migrate(settings: Settings) -> None:
         runtime.close()
 
 
+def _media_settings(what: str) -> Settings:
+    """Settings of a process that reads or writes media: refused on storage it cannot use yet."""
+    from vsrc.storage import refuse_unwired
+
+    settings = _settings()
+    try:
+        refuse_unwired(settings.storage_location, what)
+    except VsrcError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    return settings
+
+
 def _runtime() -> Runtime:
     """This command's composition root (docs/architecture.md#composition-root)."""
     return Runtime(_settings())
@@ -80,7 +93,7 @@ def api() -> None:
 
     from vsrc.api.server import PROTOCOL
 
-    settings = _settings()
+    settings = _media_settings("'vsrc api'")
     _logging(settings)
     err.print(f"Dashboard: {settings.public_url}/ (sign-up is open until the first user exists)")
     # A factory import string, so that uvicorn can start several worker processes.
@@ -103,7 +116,7 @@ def worker() -> None:
     """Run the task-queue consumers (VOD encoding, thumbnails, webhook deliveries)."""
     from vsrc.tasks.recovery import requeue_stale
 
-    runtime = _runtime()
+    runtime = Runtime(_media_settings("'vsrc worker'"))
     settings = runtime.settings
     _logging(settings)
     queue = runtime.queue
@@ -143,7 +156,7 @@ def ingest(
 
     from vsrc.ingest.service import run_ingest
 
-    runtime = _runtime()
+    runtime = Runtime(_media_settings("'vsrc ingest'"))
     _logging(runtime.settings)
     if server_id is None:
         from sqlalchemy import select
@@ -162,7 +175,7 @@ def ingest(
 @app.command()
 def serve() -> None:
     """All-in-one: migrate, then the API, the encoding worker and RTMP ingest in one command."""
-    settings = _settings()
+    settings = _media_settings("'vsrc serve'")
     _logging(settings)
     _migrate(settings)
     children = [

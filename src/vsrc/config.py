@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vsrc.storage.url import FileLocation, StorageLocation, parse_storage_url
+
 
 class Settings(BaseSettings):
     """Every configuration knob of VSRC; see the README's configuration table."""
@@ -21,7 +23,10 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; SQLite under data_dir if unset"
     )
     redis_url: str | None = Field(default=None, description="Redis for the queue and rate limits")
-    storage_url: str | None = Field(default=None, description="file:///path (default: data_dir/storage)")
+    storage_url: str | None = Field(
+        default=None,
+        description="file:///path (default: data_dir/storage) or s3://BUCKET[/PREFIX]?endpoint=&region=",
+    )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=1, le=65535)
     rtmp_host: str = "0.0.0.0"
@@ -159,8 +164,8 @@ class Settings(BaseSettings):
     @field_validator("storage_url")
     @classmethod
     def _storage(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("file://"):
-            raise ValueError("only file:// storage URLs are supported so far")
+        if value is not None:
+            parse_storage_url(value)  # ValueError says which part is wrong
         return value
 
     @model_validator(mode="after")
@@ -173,10 +178,20 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'vsrc.db'}"
 
     @cached_property
-    def storage_root(self) -> Path:
+    def storage_location(self) -> StorageLocation:
         if self.storage_url:
-            return Path(self.storage_url.removeprefix("file://")).expanduser().resolve()
-        return self.data_dir / "storage"
+            return parse_storage_url(self.storage_url)
+        return FileLocation(self.data_dir / "storage")
+
+    @cached_property
+    def storage_root(self) -> Path:
+        """The local media folder; ``ConfigError`` when the storage is S3 (there is none)."""
+        location = self.storage_location
+        if not isinstance(location, FileLocation):
+            from vsrc.errors import ConfigError
+
+            raise ConfigError(f"VSRC_STORAGE_URL is {location.describe()}: there is no local storage root")
+        return location.root
 
     @cached_property
     def player_dist(self) -> Path:

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 from sqlalchemy import text
 
+from vsrc.errors import StorageError
 from vsrc.redact import redact_url, scrub_passwords
 from vsrc.runtime import Runtime
+from vsrc.storage.url import S3Location
 
 Check = tuple[str, bool, str]
 
@@ -50,7 +52,10 @@ def _database(runtime: Runtime) -> Check:
 
 
 def _storage(runtime: Runtime) -> Check:
-    root = runtime.settings.storage_root
+    location = runtime.settings.storage_location
+    if isinstance(location, S3Location):
+        return _s3(runtime)
+    root = location.root
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".doctor"
@@ -62,6 +67,19 @@ def _storage(runtime: Runtime) -> Check:
     if free < 1024**3:
         return "storage", False, f"{root}: only {free // 1024**2} MiB free"
     return "storage", True, f"{root} ({free // 1024**3} GiB free)"
+
+
+def _s3(runtime: Runtime) -> Check:
+    from vsrc.storage.s3 import S3Storage
+
+    storage = runtime.storage
+    assert isinstance(storage, S3Storage)  # the runtime builds S3Storage for every s3:// location
+    try:
+        where = storage.verify()
+    except StorageError as exc:
+        return "storage", False, exc.message
+    # Honest about this release: the bucket works, the media paths do not use it yet.
+    return "storage", True, f"{where} (reachable, credentials may write; api/worker/ingest: not yet on S3)"
 
 
 def _queue(runtime: Runtime) -> Check:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.config import Settings, load_settings
 from vsrc.db.session import make_engine, make_session_factory
-from vsrc.storage import LocalStorage, Storage
+from vsrc.storage import Storage, open_storage
 from vsrc.tasks.queue import TaskQueue, build_queue
 from vsrc.webhooks import outbox
 
@@ -31,7 +31,7 @@ class Runtime:
 
     @cached_property
     def storage(self) -> Storage:
-        return LocalStorage(self.settings.storage_root)
+        return open_storage(self.settings.storage_location)
 
     @cached_property
     def queue(self) -> TaskQueue:

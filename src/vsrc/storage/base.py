@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes) -> None:
+        """Append ``data``; the object appears only when the writer's ``with`` block ends cleanly."""
 
 
 class Storage(Protocol):
@@ -13,10 +20,25 @@ class Storage(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store a small object (markers, manifests) under ``key``."""
 
+    def writer(self, key: str) -> AbstractContextManager[ObjectWriter]:
+        """Stream an object of unknown length with bounded memory. An exception inside the ``with``
+        block leaves neither the object nor any partial upload behind."""
+
     def local_path(self, key: str) -> Path:
-        """A local filesystem path for ``key`` (for ffmpeg and PyAV)."""
+        """A local filesystem path for ``key`` (for ffmpeg and PyAV). Local storage only: S3 raises
+        ``StorageError`` (docs/architecture.md, "Storage")."""
 
     def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int:
+        """The object's length in bytes; ``NotFound`` when there is none."""
+
+    def read_range(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Bytes ``[start, stop)`` of the object in chunks (``stop`` past the end is clamped);
+        ``NotFound`` when missing, ``StorageError`` when ``start`` lies past the end."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Every key under the folder ``prefix`` (``media/a`` never lists ``media/ab/…``), sorted."""
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many files were removed."""

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-from vsrc.errors import StorageError
+from vsrc.errors import NotFound, StorageError
+
+CHUNK = 256 * 1024
 
 
 class LocalStorage:
@@ -42,11 +48,52 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
 
+    @contextmanager
+    def writer(self, key: str) -> Iterator[_FileWriter]:
+        target = self._resolve(key)
+        # A hidden name in the same folder: the final rename is atomic, readers never see half a file.
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as handle:
+                yield _FileWriter(handle)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(f"could not store {key}: {exc}") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def local_path(self, key: str) -> Path:
         return self._resolve(key)
 
     def exists(self, key: str) -> bool:
         return self._resolve(key).exists()
+
+    def size(self, key: str) -> int:
+        path = self._resolve(key)
+        if not path.is_file():
+            raise NotFound(f"no stored object {key}")
+        return path.stat().st_size
+
+    def read_range(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        path = self._resolve(key)
+        try:
+            handle = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise NotFound(f"no stored object {key}") from exc
+        size = os.fstat(handle.fileno()).st_size
+        if start < 0 or start > size or (stop is not None and stop < start):
+            handle.close()
+            raise StorageError(f"range {start}-{stop} not satisfiable for {key} ({size} bytes)")
+        return _chunks(handle, start, size if stop is None else min(stop, size))
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self._resolve(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
 
     def delete_prefix(self, prefix: str) -> int:
         target = self._resolve(prefix)
@@ -63,3 +110,23 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"could not delete {prefix}: {exc}") from exc
         return count
+
+
+class _FileWriter:
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+
+
+def _chunks(handle: BinaryIO, start: int, stop: int) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        left = stop - start
+        while left > 0:
+            chunk = handle.read(min(CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk

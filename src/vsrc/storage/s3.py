@@ -1,0 +1,208 @@
+"""S3-compatible object storage (AWS S3, MinIO, Ceph RGW, R2) through boto3.
+
+Keys map to ``PREFIX/key`` in one bucket. Credentials come from the standard AWS chain. ``local_path``
+is refused: this backend has no local copy of anything, and handing out a scratch download would let a
+writer write into a file that never reaches the bucket (docs/architecture.md, "Storage").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vsrc.errors import NotFound, StorageError
+from vsrc.storage.s3_check import explain
+from vsrc.storage.s3_writer import MultipartWriter
+from vsrc.storage.url import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+# S3's smallest part (except the last) is 5 MiB; 8 MiB bounds an upload's memory to one part.
+PART_SIZE = 8 * 1024**2
+CHUNK = 256 * 1024
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def make_client(location: S3Location) -> S3Client:
+    config = Config(
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"max_attempts": 3, "mode": "standard"},
+        # Self-hosted servers (MinIO, moto) rarely have per-bucket DNS names.
+        s3={"addressing_style": "path" if location.endpoint else "auto"},
+    )
+    client: S3Client = boto3.session.Session().client(
+        "s3", endpoint_url=location.endpoint, region_name=location.region, config=config
+    )
+    return client
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could name something outside the configured prefix."""
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise StorageError(f"storage key escapes the root: {key!r}")
+    if any(seg in ("", ".", "..") for seg in key.rstrip("/").split("/")):
+        raise StorageError(f"storage key escapes the root: {key!r}")
+    return key.rstrip("/")
+
+
+class S3Storage:
+    def __init__(self, location: S3Location, *, part_size: int = PART_SIZE) -> None:
+        self.location = location
+        self.bucket = location.bucket
+        self.part_size = part_size
+        self.client = make_client(location)
+        self._base = f"{location.prefix}/" if location.prefix else ""
+
+    def _key(self, key: str) -> str:
+        return self._base + check_key(key)
+
+    def verify(self) -> str:
+        """Start-up check: the bucket is reachable and the credentials may write and delete in it.
+        Raises ``StorageError`` naming what is wrong."""
+        probe = self._base + ".vsrc-probe"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+            self.client.delete_object(Bucket=self.bucket, Key=probe)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(explain(self.location, exc)) from exc
+        return self.location.describe()
+
+    def put_file(self, key: str, source: Path) -> None:
+        target = self._key(key)
+        transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
+        try:
+            self.client.upload_file(str(source), self.bucket, target, Config=transfer)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not store {key}: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"could not read {source} for {key}: {exc}") from exc
+        source.unlink()  # consumed, as with local storage
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self._key(key)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=target, Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not store {key}: {exc}") from exc
+
+    @contextmanager
+    def writer(self, key: str) -> Iterator[MultipartWriter]:
+        upload = MultipartWriter(self.client, self.bucket, self._key(key), self.part_size)
+        try:
+            yield upload
+            upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
+
+    def local_path(self, key: str) -> Path:
+        raise StorageError(
+            f"local_path({key!r}) is not available on S3 storage ({self.location.describe()}): "
+            "this code path still needs local files"
+        )
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise StorageError(f"could not look up {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not look up {key}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def size(self, key: str) -> int:
+        head = self._head(key)
+        if head is None:
+            raise NotFound(f"no stored object {key}")
+        return int(head["ContentLength"])
+
+    def read_range(self, key: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        if start < 0 or (stop is not None and stop < start):
+            raise StorageError(f"range {start}-{stop} not satisfiable for {key}")
+        if stop == start:
+            # An empty range has no HTTP form ("bytes=5-4" is invalid): check the object, send nothing.
+            if start > self.size(key):
+                raise StorageError(f"range {start}-{stop} not satisfiable for {key}")
+            return iter(())
+        wanted = f"bytes={start}-" + ("" if stop is None else str(stop - 1))
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=wanted)["Body"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _MISSING:
+                raise NotFound(f"no stored object {key}") from exc
+            if code == "InvalidRange":
+                # S3 refuses start == size on a non-empty object and any range on an empty one; the
+                # local backend returns no bytes there, so do the same.
+                if start == self.size(key):
+                    return iter(())
+            raise StorageError(f"could not read {key} ({wanted}): {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read {key}: {exc}") from exc
+        return _stream(body, key)
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self._key(prefix) + "/"
+        try:
+            return sorted(k.removeprefix(self._base) for k in self._iter_keys(folder))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not list {prefix}: {exc}") from exc
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.strip("/"):
+            raise StorageError("refusing to delete the storage root")
+        target = self._key(prefix)
+        try:
+            keys = [k for k in self._iter_keys(target) if k == target or k.startswith(target + "/")]
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+                batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[start : start + 1000]]
+                result = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+                if result.get("Errors"):
+                    raise StorageError(f"could not delete {prefix}: {result['Errors'][0]}")
+            self._abort_uploads(target)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not delete {prefix}: {exc}") from exc
+        return len(keys)
+
+    def _abort_uploads(self, target: str) -> None:
+        """Unfinished multipart uploads under the prefix cost storage too: an item's delete ends them."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=target
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                key = upload["Key"]
+                if key == target or key.startswith(target + "/"):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                    )
+
+
+def _stream(body: Any, key: str) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK)
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageError(f"could not read {key}: {exc}") from exc
+    finally:
+        body.close()

@@ -1,0 +1,83 @@
+"""A streaming S3 write with bounded memory: one part buffered at a time (S3 multipart upload)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vsrc.errors import StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+
+class MultipartWriter:
+    """Buffers at most ``part_size`` bytes; a small object becomes one PUT, a larger one a multipart
+    upload that ``abort`` removes entirely (no object, no incomplete upload left in the bucket)."""
+
+    def __init__(self, client: S3Client, bucket: str, key: str, part_size: int) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[CompletedPartTypeDef] = []
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            self._send(bytes(self._buffer[: self._part_size]))
+            del self._buffer[: self._part_size]
+
+    def _send(self, part: bytes) -> None:
+        try:
+            if self._upload_id is None:
+                created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+                self._upload_id = created["UploadId"]
+            number = len(self._parts) + 1
+            sent = self._client.upload_part(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=part
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not upload part of {self._key}: {exc}") from exc
+        self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
+
+    def commit(self) -> None:
+        try:
+            if self._upload_id is None:
+                self._client.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+                return
+            if self._buffer:
+                self._send(bytes(self._buffer))
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not store {self._key}: {exc}") from exc
+        finally:
+            self._buffer.clear()
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        if self._upload_id is None:
+            return
+        upload_id, self._upload_id = self._upload_id, None
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return  # already aborted (the item was deleted meanwhile): nothing is left
+            raise StorageError(
+                f"could not abort the upload of {self._key} (upload id {upload_id} is left): {exc}"
+            ) from exc
+        except BotoCoreError as exc:
+            # Not swallowed: the caller's own error is already propagating; this one says what is left.
+            raise StorageError(
+                f"could not abort the upload of {self._key} (upload id {upload_id} is left): {exc}"
+            ) from exc

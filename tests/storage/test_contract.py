@@ -1,0 +1,154 @@
+"""One storage contract, two backends: the local folder and S3 on a real S3 protocol server (moto)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.storage.conftest import REGION, s3_client
+from vsrc.errors import NotFound, StorageError
+from vsrc.storage import LocalStorage, Storage
+from vsrc.storage.s3 import S3Storage
+from vsrc.storage.url import S3Location
+
+PART = 5 * 1024**2  # S3's smallest multipart part: the streaming tests cross it
+
+
+@dataclass
+class Backend:
+    storage: Storage
+    leftovers: Callable[[], list[str]]  # anything an aborted write could leave behind
+
+
+def _local(tmp_path: Path) -> Backend:
+    root = tmp_path / "storage"
+    return Backend(LocalStorage(root), lambda: sorted(str(p) for p in root.rglob("*") if p.is_file()))
+
+
+def _s3(endpoint: str, bucket: str) -> Backend:
+    location = S3Location(bucket=bucket, prefix="lib/v1", endpoint=endpoint, region=REGION)
+    client = s3_client(endpoint)
+
+    def leftovers() -> list[str]:
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        objects = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+        return [f"upload {u['Key']}" for u in uploads] + [f"object {o['Key']}" for o in objects]
+
+    return Backend(S3Storage(location, part_size=PART), leftovers)
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "local":
+        yield _local(tmp_path)
+    else:
+        yield _s3(request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket"))
+
+
+def read(storage: Storage, key: str, start: int = 0, stop: int | None = None) -> bytes:
+    return b"".join(storage.read_range(key, start, stop))
+
+
+def test_put_file_consumes_the_source_and_round_trips(backend: Backend, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    data = os.urandom(PART + 12345)  # multipart on S3 (over the threshold)
+    source.write_bytes(data)
+    backend.storage.put_file("media/vod_a/original.mp4", source)
+    assert not source.exists()
+    assert backend.storage.exists("media/vod_a/original.mp4")
+    assert backend.storage.size("media/vod_a/original.mp4") == len(data)
+    assert read(backend.storage, "media/vod_a/original.mp4") == data
+
+
+def test_ranges(backend: Backend) -> None:
+    data = bytes(range(256)) * 40
+    backend.storage.put_bytes("hls/vod_a/seg_00001.ts", data)
+    key = "hls/vod_a/seg_00001.ts"
+    assert read(backend.storage, key, 0, 1) == data[:1]
+    assert read(backend.storage, key, 100, 4100) == data[100:4100]
+    assert read(backend.storage, key, 9000) == data[9000:]
+    assert read(backend.storage, key, 10000, 20000) == data[10000:]  # stop past the end is clamped
+    assert read(backend.storage, key, len(data)) == b""
+    with pytest.raises(StorageError):
+        read(backend.storage, key, len(data) + 1)
+    with pytest.raises(NotFound):
+        read(backend.storage, "hls/vod_a/missing.ts")
+    with pytest.raises(NotFound):
+        backend.storage.size("hls/vod_a/missing.ts")
+    assert not backend.storage.exists("hls/vod_a/missing.ts")
+
+
+def test_delete_prefix_removes_everything_and_only_that_prefix(backend: Backend) -> None:
+    storage = backend.storage
+    keys = [f"hls/vod_a/{rung}/seg_{i:05d}.ts" for rung in ("360p", "720p") for i in range(3)]
+    for key in [*keys, "hls/vod_a/master.m3u8", "hls/vod_ab/master.m3u8", "hls/vod/master.m3u8"]:
+        storage.put_bytes(key, b"x")
+    assert storage.list("hls/vod_a") == sorted([*keys, "hls/vod_a/master.m3u8"])
+    assert storage.delete_prefix("hls/vod_a") == 7
+    assert storage.list("hls/vod_a") == []
+    assert not storage.exists("hls/vod_a/720p/seg_00002.ts")
+    # Neighbours sharing the name's beginning are other items: untouched.
+    assert storage.list("hls") == ["hls/vod/master.m3u8", "hls/vod_ab/master.m3u8"]
+    assert storage.delete_prefix("hls/vod_a") == 0
+    with pytest.raises(StorageError):
+        storage.delete_prefix("")
+
+
+@pytest.mark.parametrize("key", ["../outside", "media/../../outside", "/etc/passwd"])
+def test_keys_cannot_escape(backend: Backend, key: str) -> None:
+    with pytest.raises(StorageError):
+        backend.storage.put_bytes(key, b"x")
+    with pytest.raises(StorageError):
+        backend.storage.exists(key)
+    with pytest.raises(StorageError):
+        backend.storage.delete_prefix(key)
+    assert backend.leftovers() == []
+
+
+def test_streaming_write_in_parts(backend: Backend) -> None:
+    chunks = [os.urandom(1024**2) for _ in range(11)]  # 11 MiB: two full parts and a last one
+    with backend.storage.writer("media/vod_b/original.mp4") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    assert read(backend.storage, "media/vod_b/original.mp4") == b"".join(chunks)
+    with backend.storage.writer("markers/small") as out:
+        out.write(b"tiny")
+    assert read(backend.storage, "markers/small") == b"tiny"
+
+
+def test_aborted_streaming_write_leaves_nothing(backend: Backend) -> None:
+    class ClientWentAway(Exception):
+        pass
+
+    with pytest.raises(ClientWentAway), backend.storage.writer("media/vod_c/original.mp4") as out:
+        for _ in range(7):  # 7 MiB: one part already sent to S3 before the failure
+            out.write(os.urandom(1024**2))
+        raise ClientWentAway
+    assert not backend.storage.exists("media/vod_c/original.mp4")
+    assert backend.leftovers() == []
+
+
+def test_delete_prefix_ends_unfinished_uploads(backend: Backend) -> None:
+    """A process killed mid-upload leaves an unfinished write; deleting the item removes it too."""
+    writer = backend.storage.writer("media/vod_d/original.mp4")
+    out = writer.__enter__()
+    out.write(os.urandom(PART + 1))
+    backend.storage.delete_prefix("media/vod_d")
+    if isinstance(backend.storage, S3Storage):
+        assert backend.leftovers() == []
+    with pytest.raises(StorageError):
+        writer.__exit__(None, None, None)  # its upload is gone: completing it fails, nothing appears
+    assert not backend.storage.exists("media/vod_d/original.mp4")
+    assert backend.leftovers() == []
+
+
+def test_local_path_only_on_local_storage(backend: Backend) -> None:
+    if isinstance(backend.storage, S3Storage):
+        with pytest.raises(StorageError, match="not available on S3"):
+            backend.storage.local_path("media/vod_a/original.mp4")
+    else:
+        assert backend.storage.local_path("media/vod_a/x").name == "x"
