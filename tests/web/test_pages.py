@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.api.test_event_loop import STALL, Stall, _answers, _in_background
-from tests.conftest import Server, start_server, stop_server
+from tests.conftest import Server, make_clip, start_server, stop_server, upload_file
 from tests.web.conftest import page_csrf, sign_up
 from vsrc.services import webhooks
 
@@ -79,3 +81,26 @@ def test_webhook_form_reads_the_database_off_the_loop(
         thread.join(STALL + 60)
     assert result and result[0].status_code == 400, result
     assert open_server.thread.ident not in listing.threads
+
+
+def test_revoking_the_preview_signing_key_makes_the_dashboard_sign_with_a_new_one(
+    open_server: Server, tmp_path: Path
+) -> None:
+    # The dashboard signs its own previews of signed items with a key it made; revoking that key on the
+    # Signing keys page must not leave it signing (refused) tokens with the revoked key until a restart.
+    client, _ = sign_up(open_server)
+    token = page_csrf(client, "/keys")
+    made = client.post("/keys", data={"name": "up", "permission": "write", "csrf_token": token})
+    key = re.search(r'data-testid="new-key">([^<]+)<', made.text)
+    assert key, made.text
+    upload_file(open_server, key.group(1), make_clip(tmp_path / "c.mp4"), playbackPolicy="signed")
+    key_ids = re.compile(r'action="/signing-keys/([^"/]+)/revoke"')
+
+    assert client.get("/").status_code == 200  # a signed item in the library: a preview key is made
+    first = key_ids.findall(client.get("/signing-keys").text)
+    assert len(first) == 1, first
+    revoked = client.post(f"/signing-keys/{first[0]}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303, revoked.text
+    assert client.get("/").status_code == 200
+    after = key_ids.findall(client.get("/signing-keys").text)
+    assert len(after) == 1 and after[0] != first[0], after

@@ -4,7 +4,8 @@ VSRC keeps only the public half of an account's signing keys, so the dashboard c
 Instead each API process makes, the first time it previews a signed item of an account, one signing key
 of that account through the same service as ``POST /api/v1/signing-keys``, keeps the private half in
 memory only and signs 10-minute tokens with it. That key is listed on the Signing keys page like any
-other (revoking it stops this process's previews until it restarts and makes a new one).
+other; revoking it there makes this process sign with a new one (another API process keeps signing with
+the revoked key, refused, until it restarts).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class PreviewSigner:
                 private, _ = tokens.load_private_key(new.private_pem)
                 known = self._keys[account_id] = (key_id, private)
             return known
+
+    def forget(self, key_id: str) -> None:
+        """The key ``key_id`` was revoked: the next preview of its account makes a new one."""
+        with self._lock:
+            for account_id, (known_id, _) in list(self._keys.items()):
+                if known_id == key_id:
+                    del self._keys[account_id]
 
     def token(self, *, account_id: int, media_id: str) -> str:
         """A token for ``media_id`` (video, poster and storyboard) valid ``TOKEN_SECONDS``."""
