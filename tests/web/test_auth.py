@@ -43,6 +43,28 @@ def test_signup_is_open_only_until_the_first_user(tmp_path: Path) -> None:
         stop_server(srv)
 
 
+def test_simultaneous_first_sign_ups_let_only_one_in(tmp_path: Path) -> None:
+    # "Open while no user exists" must hold for sign-ups in flight at once, not only for later ones.
+    srv = start_server(tmp_path)
+    try:
+        forms = []
+        for _ in range(8):
+            client = browser(srv)
+            forms.append((client, csrf_of(client.get("/signup").text)))
+
+        def sign_up_at_once(form: tuple[httpx.Client, str]) -> int:
+            client, token = form
+            email = f"{uuid.uuid4().hex[:8]}@race.example"
+            data = {"email": email, "password": PASSWORD, "csrf_token": token}
+            return client.post("/signup", data=data).status_code
+
+        with ThreadPoolExecutor(len(forms)) as pool:
+            codes = list(pool.map(sign_up_at_once, forms))
+        assert sorted(codes) == [303] + [403] * 7, codes
+    finally:
+        stop_server(srv)
+
+
 def test_sign_in_sets_a_safe_cookie_and_wrong_password_is_refused(open_server: Server) -> None:
     _, email = sign_up(open_server)
     wrong = sign_in(open_server, email, "not the password")

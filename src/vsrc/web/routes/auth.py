@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,6 +26,7 @@ from vsrc.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_dashboard)])
 AnonCsrf = Depends(require_anonymous_csrf)
+_SIGNUP_LOCK = threading.Lock()
 Text = Annotated[str, Form()]
 
 
@@ -108,8 +110,9 @@ def signup_page(request: Request, state: StateDep) -> Response:
 @router.post("/signup", dependencies=[AnonCsrf])
 async def signup(request: Request, state: StateDep, email: Text = "", password: Text = "") -> Response:
     def create() -> users.SignedIn | None:
-        with transaction(state.sessions) as session:
-            # Checked in the same transaction that creates the user.
+        # Check and insert under one lock: concurrent first sign-ups all saw "no user yet" and all got
+        # in. A process lock: with several API processes (VSRC_API_WORKERS) each one can still let in one.
+        with _SIGNUP_LOCK, transaction(state.sessions) as session:
             if not state.settings.open_signup and users.any_user(session):
                 return None
             user = users.create_user(session, email=email, password=password, new_account=True)
