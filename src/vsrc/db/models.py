@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -192,10 +193,24 @@ class LiveStream(Base):
     server: Mapped[RtmpServer] = relationship()
 
 
+# The dashboard's own preview key: at most one active per account, also when processes race to make it.
+ONE_DASHBOARD_KEY = "purpose = 'dashboard' AND revoked_at IS NULL"
+
+
 class SigningKey(Base):
-    """An RSA public key that verifies playback tokens; the private half was shown once and not kept."""
+    """An RSA public key that verifies playback tokens. A customer's (``purpose`` "api") private half was
+    shown once and not kept; the dashboard's internal key ("dashboard") keeps it in ``private_key``."""
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        Index(
+            "uq_signing_keys_dashboard",
+            "account_id",
+            unique=True,
+            sqlite_where=text(ONE_DASHBOARD_KEY),
+            postgresql_where=text(ONE_DASHBOARD_KEY),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -203,6 +218,8 @@ class SigningKey(Base):
     public_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    purpose: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    private_key: Mapped[str | None] = mapped_column(Text)
 
 
 class AnalyticsEvent(Base):

@@ -1,11 +1,14 @@
 """Short-lived playback tokens for the dashboard's own players and posters of signed items.
 
-VSRC keeps only the public half of an account's signing keys, so the dashboard cannot sign with them.
-Instead each API process makes, the first time it previews a signed item of an account, one signing key
-of that account through the same service as ``POST /api/v1/signing-keys``, keeps the private half in
-memory only and signs 10-minute tokens with it. That key is listed on the Signing keys page like any
-other; revoking it there makes this process sign with a new one (another API process keeps signing with
-the revoked key, refused, until it restarts).
+VSRC keeps only the public half of a customer's signing keys, so the dashboard cannot sign with them.
+Instead each account has one internal signing key (``purpose`` "dashboard", ``signing_keys.dashboard_key``)
+made on the first preview by whichever API process gets there first and shared by every process and
+restart after it. Trade-off: its private half is stored in the database (a stolen database can sign
+tokens for that account's signed items until the key is revoked there); it never leaves the server and
+signs only these 10-minute dashboard tokens. It is not the customer's: `GET /api/v1/signing-keys` and
+the Signing keys page do not list it, `MAX_ACTIVE_KEYS` does not count it, and the delete endpoint cannot
+reach it. Each process caches the key in memory; revoking it in the database (rotation) takes effect in
+a process at its restart, when the next preview makes a new one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import threading
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.orm import Session, sessionmaker
 
-from vsrc.db.session import transaction
 from vsrc.services import signing_keys, tokens
 
 TOKEN_SECONDS = 600
@@ -32,20 +34,10 @@ class PreviewSigner:
         with self._lock:
             known = self._keys.get(account_id)
             if known is None:
-                # Its own transaction: the key must be committed before a player presents a token.
-                with transaction(self._sessions) as session:
-                    new = signing_keys.create_key(session, account_id=account_id)
-                    key_id = new.row.key_id
-                private, _ = tokens.load_private_key(new.private_pem)
+                key_id, private_pem = signing_keys.dashboard_key(self._sessions, account_id=account_id)
+                private, _ = tokens.load_private_key(private_pem)
                 known = self._keys[account_id] = (key_id, private)
             return known
-
-    def forget(self, key_id: str) -> None:
-        """The key ``key_id`` was revoked: the next preview of its account makes a new one."""
-        with self._lock:
-            for account_id, (known_id, _) in list(self._keys.items()):
-                if known_id == key_id:
-                    del self._keys[account_id]
 
     def token(self, *, account_id: int, media_id: str) -> str:
         """A token for ``media_id`` (video, poster and storyboard) valid ``TOKEN_SECONDS``."""

@@ -39,9 +39,9 @@ def create_signing_key(request: Request, viewer: EditorDep, state: StateDep) -> 
 
 
 @router.post("/signing-keys/{key_id}/revoke")
-def revoke_signing_key(request: Request, key_id: str, viewer: EditorDep, state: StateDep) -> Response:
+def revoke_signing_key(key_id: str, viewer: EditorDep, state: StateDep) -> Response:
+    # Customer keys only: the dashboard's internal preview key is not listed here and cannot be revoked.
     with transaction(state.sessions) as session:
         signing_keys.revoke_key(session, account_id=viewer.account_id, key_id=key_id)
     state.guard.verifier.forget(key_id)  # this process refuses its tokens at once, as the API does
-    request.app.state.web.preview.forget(key_id)  # and previews stop signing with it
     return RedirectResponse(f"/signing-keys?revoked={key_id}", status_code=303)
