@@ -167,8 +167,6 @@ BAD_EVENTS: list[tuple[str, dict[str, Any], str]] = [
     ("session too long", {"sessionId": "a" * 65}, "sessionId"),
     ("session odd chars", {"sessionId": "abc def <script>"}, "sessionId"),
     ("bad media id", {"mediaId": "media_1"}, "mediaId"),
-    ("unknown media", {"mediaId": "vod_" + str(uuid.uuid4())}, "mediaId"),
-    ("unknown live", {"mediaId": "live_" + str(uuid.uuid4())}, "mediaId"),
     ("negative position", {"currentTime": -1}, "currentTime"),
     ("huge position", {"currentTime": 1e12}, "currentTime"),
     ("bool position", {"currentTime": True}, "currentTime"),
@@ -198,6 +196,20 @@ def test_invalid_event_rejects_whole_batch(
         assert [e["field"] for e in body["errors"]] == [f"events[1].{field}"]
         single = client.post("/api/analytics/event", json=event(vod, **fields))
         assert single.status_code == 400 and single.json()["errors"][0]["field"] == field
+    assert total_stored(server) == before
+
+
+@pytest.mark.parametrize("prefix", ["vod_", "live_"])
+def test_events_about_unknown_media_are_404(server: Server, owned: tuple[str, str, str], prefix: str) -> None:
+    """Well-formed, but about media that does not exist: 404, and nothing of the batch is stored."""
+    _, vod, _ = owned
+    unknown = prefix + str(uuid.uuid4())
+    before = total_stored(server)
+    with server.client() as client:
+        resp = client.post("/api/analytics/batch", json={"events": [event(vod), event(unknown)]})
+        assert resp.status_code == 404, resp.text
+        assert resp.json() == {"success": False, "message": f"Unknown media {unknown}"}
+        assert client.post("/api/analytics/event", json=event(unknown)).status_code == 404
     assert total_stored(server) == before
 
 

@@ -76,6 +76,15 @@ def test_create_returns_a_one_time_tus_url(server: Server) -> None:
     assert data["uploadUrl"].rsplit("/", 1)[1] not in row.token_hash  # only a hash is stored
 
 
+def test_unknown_encoding_profile_is_404_like_the_multipart_upload(server: Server) -> None:
+    write, _ = server.account_keys()
+    before = uploads_count(server)
+    with server.client(write) as client:
+        resp = client.post("/api/v1/uploads", json={"title": "x", "encodingProfileId": 999999})
+    assert resp.status_code == 404, resp.text
+    assert uploads_count(server) == before
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -84,7 +93,6 @@ def test_create_returns_a_one_time_tus_url(server: Server) -> None:
         ({"description": "d"}, "title"),
         ({"title": "x", "description": "d" * 1001}, "description"),
         ({"title": "x", "tags": "a" * 501}, "tags"),
-        ({"title": "x", "encodingProfileId": 999999}, "encodingProfileId"),
         ({"title": "x", "encodingProfileId": "abc"}, "encodingProfileId"),
         ({"title": "x", "playbackPolicy": "private"}, "playbackPolicy"),
         ({"title": "x", "corsOrigin": "https://app.example.com/path"}, "corsOrigin"),

@@ -64,11 +64,17 @@ def test_server_selection(server: Server) -> None:
         assert by_region["streamKey"].startswith(f"{east_id}_")
         by_id = client.post("/api/v1/live", json={"title": "a", "serverId": east_id}).json()["data"]
         assert by_id["streamKey"].startswith(f"{east_id}_")
+        # Well-formed choices nothing can serve: 404 (no such server), 409 (nothing online there).
+        for payload, status in [
+            ({"title": "a", "serverId": 9999}, 404),
+            ({"title": "a", "serverId": down_id}, 409),
+            ({"title": "a", "region": "eu-west"}, 409),
+            ({"title": "a", "region": "mars"}, 409),
+        ]:
+            resp = client.post("/api/v1/live", json=payload)
+            assert resp.status_code == status, (payload, resp.text)
+            assert resp.json()["success"] is False
         for payload, field in [
-            ({"title": "a", "serverId": 9999}, "serverId"),
-            ({"title": "a", "serverId": down_id}, "serverId"),
-            ({"title": "a", "region": "eu-west"}, "region"),
-            ({"title": "a", "region": "mars"}, "region"),
             ({"title": ""}, "title"),
             ({}, "title"),
             ({"title": "t" * 256}, "title"),

@@ -44,7 +44,6 @@ def media_count(server: Server, key: str) -> int:
         ({"title": "x", "tags": ("a," * 250)[:500]}, True, None),
         ({"title": "x", "tags": "a" * 501}, False, "tags"),
         ({"title": "x", "encodingProfileId": "abc"}, False, "encodingProfileId"),
-        ({"title": "x", "encodingProfileId": "999999"}, False, "encodingProfileId"),
         ({"title": "x", "encodingProfileId": "1"}, True, None),
     ],
 )
@@ -63,6 +62,16 @@ def test_field_boundaries(
         assert field in [e["field"] for e in body["errors"]]
         assert media_count(server, write) == 0
         assert leftovers(server) == before
+
+
+def test_unknown_encoding_profile_is_404_and_nothing_kept(server: Server, clips: dict[str, Path]) -> None:
+    write, _ = server.account_keys()
+    before = leftovers(server)
+    resp = post(server, write, clips["mp4"], {"title": "x", "encodingProfileId": "999999"})
+    assert resp.status_code == 404, resp.text
+    assert resp.json() == {"success": False, "message": "Unknown encoding profile 999999"}
+    assert media_count(server, write) == 0
+    assert leftovers(server) == before
 
 
 def test_several_bad_fields_all_named(server: Server, clips: dict[str, Path]) -> None:

@@ -16,6 +16,8 @@ from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.cors import CORSExceptMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.errors import install_error_handlers
+from vsrc.api.methods import MethodNotAllowedMiddleware
+from vsrc.api.openapi import install_openapi
 from vsrc.api.ratelimit import RateLimitMiddleware
 from vsrc.api.routes import (
     analytics,
@@ -83,6 +85,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         ),
     )
     install_error_handlers(app)
+    install_openapi(app)
+    # Innermost: answers a method the path does not have with 405 and the path's whole Allow.
+    app.add_middleware(MethodNotAllowedMiddleware, routes=app.router.routes)
     # Player analytics have their own per-IP and per-session limits (many viewers share one NAT).
     app.add_middleware(
         RateLimitMiddleware,

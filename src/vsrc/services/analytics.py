@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import AnalyticsEvent, LiveStream, Media
 from vsrc.db.session import transaction
-from vsrc.errors import FieldError, PayloadTooLarge, RateLimited, ValidationFailed
+from vsrc.errors import FieldError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
 from vsrc.timeutil import utcnow
 
 log = logging.getLogger("vsrc.analytics")
@@ -251,12 +251,16 @@ class AnalyticsIngest:
                 parsed.append((index, event))
         with transaction(self.sessions) as session:
             owners = media_owners(session, {e.media_id for _, e in parsed})
+            malformed = bool(result.errors)
             for index, event in parsed:
                 if event.media_id not in owners:
                     where = "mediaId" if single else f"events[{index}].mediaId"
                     result.errors.append(FieldError(where, f"unknown media {event.media_id}"))
             if result.errors and strict:
                 self._count(rejected=len(items))
+                if not malformed:  # well-formed events about media that does not exist
+                    unknown = sorted({e.media_id for _, e in parsed if e.media_id not in owners})
+                    raise NotFound(f"Unknown media {', '.join(unknown[:5])}")
                 raise ValidationFailed("Invalid analytics events", result.errors[:MAX_FIELD_ERRORS])
             rows = [self._row(e, owners[e.media_id]) for _, e in parsed if e.media_id in owners]
             admitted = [row for row in rows if self._admit(client_ip, row.session_id)]

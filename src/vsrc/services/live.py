@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from vsrc.db.models import LiveStream, Media, RtmpServer
-from vsrc.errors import FieldError, NotFound, PublishDenied, ValidationFailed
+from vsrc.errors import Conflict, FieldError, NotFound, PublishDenied, ValidationFailed
 from vsrc.ids import LIVE_ID_RE, new_live_id
 from vsrc.timeutil import utcnow
 from vsrc.webhooks import outbox
@@ -50,11 +50,13 @@ def is_online(server: RtmpServer) -> bool:
 def pick_server(session: Session, *, server_id: int | None, region: str | None) -> RtmpServer:
     """By id, else the least-loaded online server of ``region``, else the least-loaded online one."""
     if server_id is not None:
+        # Well-formed but unusable choices are not validation errors: 404 for a server that does not
+        # exist, 409 for one (or a region) with nothing online now.
         server = session.get(RtmpServer, server_id)
         if server is None:
-            raise ValidationFailed.field("serverId", f"unknown RTMP server {server_id}")
+            raise NotFound(f"Unknown RTMP server {server_id}")
         if not is_online(server):
-            raise ValidationFailed.field("serverId", f"RTMP server {server_id} is offline")
+            raise Conflict(f"RTMP server {server_id} is offline")
         return server
     load = (
         select(LiveStream.server_id, func.count().label("n"))
@@ -78,9 +80,8 @@ def pick_server(session: Session, *, server_id: int | None, region: str | None) 
         query = query.where(RtmpServer.region == region)
     server = session.scalars(query.limit(1)).first()
     if server is None:
-        field = "region" if region is not None else "serverId"
         where = f" in region {region!r}" if region is not None else ""
-        raise ValidationFailed.field(field, f"no online RTMP server{where}")
+        raise Conflict(f"No online RTMP server{where}")
     return server
 
 

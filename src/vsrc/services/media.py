@@ -102,7 +102,8 @@ def check_profile(session: Session, *, account_id: int, profile_id: int | None) 
         return
     profile = session.get(EncodingProfile, profile_id)
     if profile is None or profile.account_id not in (None, account_id):
-        raise ValidationFailed.field("encodingProfileId", f"unknown encoding profile {profile_id}")
+        # Well-formed but naming nothing: 404, like any unknown resource.
+        raise NotFound(f"Unknown encoding profile {profile_id}")
 
 
 def create_media(

@@ -38,7 +38,6 @@ EVENT_BODY = {
                 "timestamp": 1795750831786,
             },
         },
-        "text/plain": {"schema": {"type": "string", "description": "the same JSON (sendBeacon)"}},
     },
 }
 

@@ -30,6 +30,11 @@ from vsrc.services.media import MAX_PAGE, Page
 
 log = logging.getLogger("vsrc.api.media")
 
+# A comma list of tags of at most 255 characters each, one of them starting with a non-blank.
+TAGS_PATTERN = r"^([^,\x00]{0,255},)*[^\s,\x00][^,\x00]{0,254}(,[^,\x00]{0,255})*$"
+# The upload's tags as services/tags.py parses them: each at most 255 characters once trimmed.
+FORM_TAGS_PATTERN = r"^\s*[^,\x00]{0,255}\s*(,\s*[^,\x00]{0,255}\s*)*$"
+
 router = APIRouter(prefix="/api/v1/media", tags=["media"], responses=READ_ERRORS)
 
 VodId = Annotated[
@@ -67,10 +72,20 @@ def _page(result: Page, public_url: str) -> MediaPageResponse:
                         "required": ["file", "title"],
                         "properties": {
                             "file": {"type": "string", "format": "binary", "description": "max 10GB"},
-                            "title": {"type": "string", "minLength": 1, "maxLength": 255},
-                            "description": {"type": "string", "maxLength": 1000},
-                            "encodingProfileId": {"type": "integer"},
-                            "tags": {"type": "string", "maxLength": 500, "example": "conference,2024"},
+                            "title": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 255,
+                                "pattern": r"^[^\x00]*\S[^\x00]*$",
+                            },
+                            "description": {"type": "string", "maxLength": 1000, "pattern": r"^[^\x00]*$"},
+                            "encodingProfileId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                            "tags": {
+                                "type": "string",
+                                "maxLength": 500,
+                                "pattern": FORM_TAGS_PATTERN,
+                                "example": "conference,2024",
+                            },
                             "playbackPolicy": {
                                 "type": "string",
                                 "enum": ["public", "signed"],
@@ -125,7 +140,10 @@ def search_media(
     principal: Reader,
     session: SessionDep,
     state: StateDep,
-    tags: Annotated[str, Query(max_length=500, examples=["conference,2024,keynote"])],
+    tags: Annotated[
+        str,
+        Query(max_length=500, pattern=TAGS_PATTERN, examples=["conference,2024,keynote"]),
+    ],
     match: Literal["any", "all"] = "any",
     page: PageQ = 1,
     limit: LimitQ = 20,

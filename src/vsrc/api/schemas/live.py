@@ -10,11 +10,19 @@ from vsrc.db.models import LiveStream, Media, RtmpServer
 from vsrc.services.live import is_online
 from vsrc.timeutil import iso_ms, utcnow
 
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*\S[^\x00]*$"
+
 
 class LiveCreate(BaseModel):
-    title: str | None = Field(default=None, examples=["My Live Event"])
-    description: str | None = Field(default=None, examples=["Live broadcast from our event"])
-    region: str | None = Field(default=None, examples=["us-east"])
+    # The document states the rules services/live.py enforces (validate_live_fields).
+    title: str = Field(examples=["My Live Event"], min_length=1, max_length=255, pattern=NOT_BLANK)
+    description: str | None = Field(
+        default=None, examples=["Live broadcast from our event"], max_length=1000, pattern=NO_NUL
+    )
+    region: str | None = Field(
+        default=None, examples=["us-east"], min_length=1, max_length=64, pattern=NO_NUL
+    )
     serverId: int | None = Field(default=None, ge=1, le=2**31 - 1, examples=[1])
     playbackPolicy: Literal["public", "signed"] | None = Field(
         default=None, description="'signed': playback needs a token (default 'public')", examples=["public"]

@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 from pydantic import BaseModel, Field
 
 from vsrc.db.models import EncodingProfile
+from vsrc.services.profiles import (
+    MAX_AUDIO_BITRATE,
+    MAX_HEIGHT,
+    MAX_RUNGS,
+    MAX_VIDEO_BITRATE,
+    MIN_AUDIO_BITRATE,
+    MIN_HEIGHT,
+    MIN_VIDEO_BITRATE,
+)
 from vsrc.timeutil import iso_ms
+
+# The document states the service's rules (services/profiles.py validates them again, and also
+# that rung heights differ).
+X264Preset: TypeAlias = Literal[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+]
 
 
 class RungIn(BaseModel):
-    height: int = Field(examples=[720])
-    videoBitrate: int = Field(examples=[2_800_000], description="bits per second")
-    name: str | None = Field(default=None, examples=["720p"])
+    height: int = Field(examples=[720], ge=MIN_HEIGHT, le=MAX_HEIGHT, multiple_of=2)
+    videoBitrate: int = Field(
+        examples=[2_800_000], ge=MIN_VIDEO_BITRATE, le=MAX_VIDEO_BITRATE, description="bits per second"
+    )
+    name: str | None = Field(default=None, examples=["720p"], pattern=r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class ProfileCreate(BaseModel):
-    name: str = Field(examples=["small ladder"])
-    rungs: list[RungIn]
-    audioBitrate: int = 128_000
-    preset: str = Field(default="veryfast", examples=["veryfast"])
-    segmentSeconds: int = 4
+    name: str = Field(
+        examples=["small ladder"], min_length=1, max_length=255, pattern=r"^[^\x00]*\S[^\x00]*$"
+    )
+    rungs: list[RungIn] = Field(min_length=1, max_length=MAX_RUNGS)
+    audioBitrate: int = Field(default=128_000, ge=MIN_AUDIO_BITRATE, le=MAX_AUDIO_BITRATE)
+    preset: X264Preset = Field(default="veryfast", examples=["veryfast"])
+    segmentSeconds: Literal[2, 4, 6, 8, 10] = 4
 
 
 class RungOut(BaseModel):

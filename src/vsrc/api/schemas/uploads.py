@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,13 +23,26 @@ EXAMPLE_CREATE: dict[str, Any] = {
 class DirectUploadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, description="1..255 characters", examples=["My Video"])
-    description: str | None = Field(default=None, description="at most 1000 characters")
+    # The document states what services/media.py validate_fields enforces (it checks again).
+    title: str = Field(
+        description="1..255 characters",
+        examples=["My Video"],
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00]*\S[^\x00]*$",
+    )
+    description: str | None = Field(
+        default=None, description="at most 1000 characters", max_length=1000, pattern=r"^[^\x00]*$"
+    )
     tags: str | list[str] | None = Field(
         default=None, description="comma list or list, at most 500 characters"
     )
-    encodingProfileId: int | None = Field(default=None, description="an encoding profile of the account")
-    playbackPolicy: str | None = Field(default=None, description="public (default) or signed")
+    encodingProfileId: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="an encoding profile of the account"
+    )
+    playbackPolicy: Literal["public", "signed"] | None = Field(
+        default=None, description="public (default) or signed"
+    )
     corsOrigin: str | None = Field(
         default=None,
         description="the browser origin that will upload (https://app.example.com), or *; "
