@@ -79,7 +79,7 @@ def test_a_method_the_path_lacks_is_405_with_the_whole_allow(server: Server) -> 
             ("DELETE", "/api/v1/media/search", "GET"),
             ("GET", "/api/v1/media/upload", "POST"),
             ("OPTIONS", "/api/v1/live", "GET, POST"),
-            ("PUT", "/api/v1/media/vod_00000000-0000-4000-8000-000000000000", "DELETE, GET"),
+            ("PUT", "/api/v1/media/vod_00000000-0000-4000-8000-000000000000", "DELETE, GET, PATCH"),
             ("POST", "/hls/vod_00000000-0000-4000-8000-000000000000/master.m3u8", "GET, HEAD"),
         ]:
             resp = client.request(method, path)

@@ -56,7 +56,7 @@ def test_key_and_live_forms_show_field_errors(open_server: Server) -> None:
     bad_live = client.post("/live", data={"title": "", "csrf_token": token})
     assert bad_live.status_code == 400 and "title is required" in bad_live.text
     no_region = client.post("/live", data={"title": "x", "region": "mars", "csrf_token": token})
-    assert no_region.status_code == 400 and "no online RTMP server in region" in no_region.text
+    assert no_region.status_code == 409 and "No online RTMP server in region" in no_region.text
     created = client.post("/live", data={"title": "Show", "csrf_token": token})
     assert created.status_code == 303
     assert "Show" in client.get("/live").text
