@@ -218,15 +218,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
-def start_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
-    """A real `vsrc worker` process on the same data dir."""
+def start_worker(settings: Settings, log_path: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
+    """A real `vsrc worker` process on the same data dir (its log in ``log_path``, default the data dir)."""
     full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
     if settings.database_url:
         full_env["VSRC_DATABASE_URL"] = settings.database_url
     if settings.redis_url:
         full_env["VSRC_REDIS_URL"] = settings.redis_url
     # The worker's log stays in the data dir, for post-mortems of a failing test.
-    log = (settings.data_dir / "worker.log").open("ab")
+    log = (log_path or settings.data_dir / "worker.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env, stdout=log, stderr=log)
 
 

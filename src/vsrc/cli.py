@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 from typing import Annotated
 
@@ -111,40 +110,55 @@ def api() -> None:
     )
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def worker() -> None:
     """Run the task-queue consumers (VOD encoding, thumbnails, webhook deliveries)."""
+    from vsrc.tasks.diskgate import DiskGate
+    from vsrc.tasks.heartbeat import WorkerHeartbeat
     from vsrc.tasks.recovery import requeue_stale
 
     runtime = Runtime(_media_settings("'vsrc worker'"))
     settings = runtime.settings
     _logging(settings)
     queue = runtime.queue
-    requeue_stale(runtime, queue.enqueue_encode)
-    # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up to
-    # that long before its encode starts (bench/encode measured it). Cap it instead.
-    consumer = queue.huey.create_consumer(
-        workers=settings.workers,
-        worker_type="thread",
-        check_worker_health=True,
-        max_delay=settings.queue_poll_seconds,
-    )
-    # Webhook senders: their own queue and threads, so a hanging receiver never delays an encode.
-    # Started first: the encode consumer's start() then takes over the signal handlers.
-    senders = queue.webhooks_huey.create_consumer(
-        workers=settings.webhook_workers,
-        worker_type="thread",
-        check_worker_health=False,
-        max_delay=settings.queue_poll_seconds,
-    )
-    from vsrc.tasks.webhook_job import http_client
-
-    http_client()  # imported and built now, not on the first event (its latency counts)
-    senders.start()
+    gate = queue.huey.gate = DiskGate(settings)
+    heartbeat = WorkerHeartbeat(runtime, state=gate.state)
+    # Until Huey installs its own handlers, SIGTERM must still unwind through the finally below, so
+    # that a clean stop removes the heartbeat row instead of leaving it to go stale.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    heartbeat.start()
     try:
-        consumer.run()
+        requeue_stale(runtime, queue.enqueue_encode)
+        # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up
+        # to that long before its encode starts (bench/encode measured it). Cap it instead.
+        consumer = queue.huey.create_consumer(
+            workers=settings.workers,
+            worker_type="thread",
+            check_worker_health=True,
+            max_delay=settings.queue_poll_seconds,
+        )
+        # Webhook senders: their own queue and threads, so a hanging receiver never delays an encode.
+        # Started first: the encode consumer's start() then takes over the signal handlers.
+        senders = queue.webhooks_huey.create_consumer(
+            workers=settings.webhook_workers,
+            worker_type="thread",
+            check_worker_health=False,
+            max_delay=settings.queue_poll_seconds,
+        )
+        from vsrc.tasks.webhook_job import http_client
+
+        http_client()  # imported and built now, not on the first event (its latency counts)
+        senders.start()
+        try:
+            consumer.run()
+        finally:
+            senders.stop(graceful=False)
     finally:
-        senders.stop(graceful=False)
+        heartbeat.stop()
 
 
 @app.command()
@@ -175,28 +189,23 @@ def ingest(
 @app.command()
 def serve() -> None:
     """All-in-one: migrate, then the API, the encoding worker and RTMP ingest in one command."""
+    from vsrc.supervisor import Supervisor
+
     settings = _media_settings("'vsrc serve'")
     _logging(settings)
     _migrate(settings)
-    children = [
-        subprocess.Popen([sys.executable, "-m", "vsrc", command], env=os.environ.copy())
-        for command in ("worker", "ingest")
-    ]
     err.print(
         f"[bold]VSRC[/bold] API on {settings.public_url} (docs: {settings.public_url}/docs), "
         f"RTMP ingest on port {settings.rtmp_port}, data in {settings.data_dir}\n"
         "Create an API key:  .venv/bin/vsrc keys create --name my-app --permission write"
     )
-    try:
-        api()
-    finally:
-        for child in children:
-            child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    vsrc = [sys.executable, "-m", "vsrc"]
+    # Started in this order, stopped in the reverse one: the API first (no new work), the worker last.
+    supervisor = Supervisor(
+        [("worker", [*vsrc, "worker"]), ("ingest", [*vsrc, "ingest"]), ("api", [*vsrc, "api"])],
+        env=os.environ.copy(),
+    )
+    raise typer.Exit(supervisor.run())
 
 
 @app.command()

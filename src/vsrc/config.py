@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_source_pixels: int = Field(
         default=8192 * 8192, ge=16 * 16, description="largest accepted source picture (width x height)"
     )
+    min_free_bytes: int = Field(
+        default=1024**3, ge=0, description="below this much free disk, workers pause and writes get 507"
+    )
+    heartbeat_seconds: float = Field(
+        default=5, gt=0, le=60, description="how often workers and ingest servers record that they live"
+    )
     upload_part_max_age: float = Field(
         default=3600, gt=0, description="seconds after which an untouched upload temp file is swept"
     )

@@ -15,6 +15,7 @@ from vsrc.api.background import housekeeping
 from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.cors import CORSExceptMiddleware
 from vsrc.api.deps import AppState
+from vsrc.api.diskguard import DiskGuardMiddleware
 from vsrc.api.errors import install_error_handlers
 from vsrc.api.methods import MethodNotAllowedMiddleware
 from vsrc.api.openapi import install_openapi
@@ -95,6 +96,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         storage_uri=storage_uri,
         exempt=("/api/analytics/",),
     )
+    # Inside CORS, so that a browser can read its 507.
+    app.add_middleware(DiskGuardMiddleware, settings=settings)
     # Players and embeds run on customers' origins; keys are bearer tokens, never cookies.
     app.add_middleware(
         CORSExceptMiddleware,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.config import Settings
 from vsrc.db.session import transaction
-from vsrc.errors import AuthError
+from vsrc.errors import AuthError, InsufficientStorage
 from vsrc.runtime import Runtime
 from vsrc.services import keys
 from vsrc.services.analytics import AnalyticsIngest
@@ -63,15 +63,23 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+NEVER_TOUCH = 2**31
+
+
 def get_principal(request: Request, state: StateDep) -> keys.Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Missing API key: send 'Authorization: Bearer <key>'")
-    with transaction(state.sessions) as session:
-        return keys.authenticate(
-            session, plaintext=token.strip(), touch_after=state.settings.key_touch_seconds
-        )
+    try:
+        with transaction(state.sessions) as session:
+            return keys.authenticate(
+                session, plaintext=token.strip(), touch_after=state.settings.key_touch_seconds
+            )
+    except InsufficientStorage:
+        # lastUsedAt is a courtesy: a full disk must not turn reads into errors.
+        with transaction(state.sessions) as session:
+            return keys.authenticate(session, plaintext=token.strip(), touch_after=NEVER_TOUCH)
 
 
 def require_write(principal: Annotated[keys.Principal, Depends(get_principal)]) -> keys.Principal:

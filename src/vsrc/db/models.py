@@ -341,3 +341,19 @@ class WebhookDelivery(Base):
 
     webhook: Mapped[Webhook] = relationship()
     event: Mapped[WebhookEvent] = relationship()
+
+
+class ProcessHeartbeat(Base):
+    """A running background process (a worker) that beats here; ``/health`` reads them in every
+    deployment, a fleet included (docs/architecture.md#failure-modes-and-limits)."""
+
+    __tablename__ = "process_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    instance: Mapped[str] = mapped_column(String(128), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    state: Mapped[str] = mapped_column(String(255), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

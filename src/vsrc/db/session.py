@@ -7,7 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from vsrc.errors import InsufficientStorage
+
+SQLITE_FULL = 13
+PG_DISK_FULL = "53100"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -37,8 +43,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def is_disk_full(exc: OperationalError) -> bool:
+    """The database could not write because its disk (or quota) is full."""
+    orig = exc.orig
+    return (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(orig, "sqlstate", None) == PG_DISK_FULL
+        or "disk is full" in str(orig).lower()
+    )
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
-    with factory() as session, session.begin():
-        yield session
+    """A session whose work is committed on success and rolled back on any error. A write refused
+    because the disk is full raises ``InsufficientStorage`` (507 in the API)."""
+    try:
+        with factory() as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        if is_disk_full(exc):
+            raise InsufficientStorage("The server's disk is full: nothing can be written now") from exc
+        raise

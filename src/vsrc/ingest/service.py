@@ -18,8 +18,6 @@ from vsrc.services import live
 
 log = logging.getLogger("vsrc.ingest")
 
-HEARTBEAT_SECONDS = 5.0
-
 
 class LiveIngest:
     """The RTMP server wired to the database, the packager and the encode queue."""
@@ -73,7 +71,7 @@ class LiveIngest:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
                 await self._beat(online=True)
             except Exception:

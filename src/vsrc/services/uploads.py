@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import Media
 from vsrc.db.session import transaction
-from vsrc.errors import UnsupportedMedia
+from vsrc.errors import InsufficientStorage, UnsupportedMedia
 from vsrc.ids import new_vod_id
 from vsrc.media.errors import ProbeError
 from vsrc.media.probe import DEFAULT_MAX_SOURCE_PIXELS, SourceInfo, probe
@@ -165,7 +165,20 @@ def edit(
 
 
 def remove(sessions: sessionmaker[Session], storage: Storage, *, account_id: int, public_id: str) -> None:
-    """Delete the row (tag links cascade) and, once that is committed, every stored file."""
-    with transaction(sessions) as session:
-        media_service.delete_media(session, account_id=account_id, public_id=public_id)
+    """Delete the row (tag links cascade) and, once that is committed, every stored file.
+
+    On a full disk the row cannot be deleted (the database must write to delete), so the files go
+    first, freeing space, and the row after them (docs/architecture.md#failure-modes-and-limits).
+    """
+    try:
+        with transaction(sessions) as session:
+            media_service.delete_media(session, account_id=account_id, public_id=public_id)
+    except InsufficientStorage:
+        with transaction(sessions) as session:  # 404 for unknown ids before anything is removed
+            media_service.get_media(session, account_id=account_id, public_id=public_id)
+        log.warning("disk full: deleting the files of %s before its row", public_id)
+        media_service.purge_files(storage, public_id)
+        with transaction(sessions) as session:
+            media_service.delete_media(session, account_id=account_id, public_id=public_id)
+        return
     media_service.purge_files(storage, public_id)

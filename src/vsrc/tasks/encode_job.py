@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vsrc.db.models import EncodingProfile, Media
 from vsrc.db.session import transaction
+from vsrc.errors import InsufficientStorage
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
 from vsrc.media.errors import EncodeError, ProbeError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
@@ -25,6 +26,7 @@ from vsrc.media.probe import SourceInfo, probe
 from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
+from vsrc.services.diskspace import is_no_space
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("vsrc.tasks.encode")
 
 HEARTBEAT_SECONDS = 5.0
+
+
+NO_SPACE_MESSAGE = "Encoding failed: no space left on device"
+
+
+class NoSpace(Exception):
+    """The disk filled up during the encode (docs/architecture.md#failure-modes-and-limits)."""
 
 
 class MediaGone(Exception):
@@ -55,16 +64,22 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
     out_dir = ctx.storage.local_path(f"hls/{public_id}")
     thumbs = ctx.storage.local_path(f"thumbnails/{public_id}")
     try:
-        _reset(out_dir, thumbs)
-        _encode(ctx, media, profile, out_dir, thumbs)
+        _reset_and_encode(ctx, media, profile, out_dir, thumbs)
     except MediaGone:
         log.info("encode %s: media deleted while encoding; outputs removed", public_id)
         _remove(out_dir, thumbs)
+        return
+    except NoSpace:
+        # Outputs first: removing them frees the space the row's update needs.
+        log.error("encode %s failed: no space left on device; partial output removed", public_id)
+        _remove(out_dir, thumbs)
+        _finish(ctx, media, "failed", NO_SPACE_MESSAGE)
         return
     except (ProbeError, EncodeError) as exc:
         permanent = isinstance(exc, ProbeError) or exc.permanent
         if permanent or retries_left <= 0:
             log.warning("encode %s failed: %s", public_id, exc)
+            _remove(out_dir, thumbs)  # a failed item has nothing to play
             _finish(ctx, media, "failed", _human(exc))
             return
         log.warning("encode %s: retryable failure (%s), %d retries left", public_id, exc, retries_left)
@@ -81,6 +96,27 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
         raise
     _finish(ctx, media, "completed", None)
     log.info("encode %s: completed", public_id)
+
+
+def _reset_and_encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
+    try:
+        _reset(out_dir, thumbs)
+        _encode(ctx, media, profile, out_dir, thumbs)
+    except MediaGone:
+        raise
+    except Exception as exc:
+        if _is_no_space(exc):
+            raise NoSpace() from exc
+        raise
+
+
+def _is_no_space(exc: BaseException) -> bool:
+    """ffmpeg, our own writes or the database ran out of disk."""
+    if isinstance(exc, InsufficientStorage) or is_no_space(exc):
+        return True
+    if not isinstance(exc, EncodeError):
+        return False
+    return "no space left on device" in f"{exc.message}\n{exc.stderr_tail or ''}".lower()
 
 
 def _profile_for(session: Session, media: Media) -> Profile:

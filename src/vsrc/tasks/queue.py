@@ -17,6 +17,7 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from vsrc.config import Settings
 from vsrc.tasks import jobs
+from vsrc.tasks.diskgate import DiskGate
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -25,12 +26,30 @@ ENCODE_RETRIES = 2
 ENCODE_RETRY_DELAY = 5
 
 
+class _Gated:
+    """Huey whose consumer asks ``gate`` before taking a job (``vsrc.tasks.diskgate``)."""
+
+    gate: DiskGate | None = None
+
+    def dequeue(self) -> Any:
+        take = super().dequeue  # type: ignore[misc]
+        return take() if self.gate is None else self.gate.dequeue(take)
+
+
+class _GatedSqliteHuey(_Gated, SqliteHuey):  # type: ignore[misc]
+    pass
+
+
+class _GatedRedisHuey(_Gated, RedisHuey):  # type: ignore[misc]
+    pass
+
+
 def create_huey(settings: Settings, name: str = "vsrc") -> Huey:
     if settings.redis_url:
-        return RedisHuey(name, url=settings.redis_url, utc=True)
+        return _GatedRedisHuey(name, url=settings.redis_url, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.queue_path if name == "vsrc" else settings.webhook_queue_path
-    return SqliteHuey(name, filename=str(path), utc=True)
+    return _GatedSqliteHuey(name, filename=str(path), utc=True)
 
 
 @dataclass

@@ -1,16 +1,19 @@
-"""``GET /health``: liveness plus a database round-trip."""
+"""``GET /health``: liveness of the API, the database, the disk, the workers and the ingest servers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import text
+from typing import Any
 
-from vsrc.api.deps import SessionDep
+from fastapi import APIRouter
+
+from vsrc.api.deps import SessionDep, StateDep
+from vsrc.services import health as health_service
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(session: SessionDep) -> dict[str, str]:
-    session.execute(text("SELECT 1"))
-    return {"status": "ok"}
+def health(session: SessionDep, state: StateDep) -> dict[str, Any]:
+    """``{"status": "ok"}`` or ``{"status": "degraded", "reasons": [...]}``, with details; 200 either
+    way (the API itself answers)."""
+    return health_service.report(session, state.settings)

@@ -1,0 +1,84 @@
+"""``/health`` reports worker liveness from the heartbeats in the database (so any API of a fleet can)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port, start_server, start_worker, stop_server, stop_worker
+from tests.helpers import eventually
+
+
+def _health(url: str) -> dict:
+    return dict(httpx.get(f"{url}/health", timeout=10).json())
+
+
+def test_health_reports_a_dead_worker_as_stale(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", heartbeat_seconds=0.5)
+    worker = start_worker(server.settings, VSRC_HEARTBEAT_SECONDS="0.5")
+    try:
+        ok = eventually(
+            lambda: (h := _health(server.url))["status"] == "ok" and h, timeout=60, what="worker up"
+        )
+        assert ok["workers"] == {"alive": 1, "stale": []} and ok["reasons"] == []
+
+        worker.send_signal(signal.SIGKILL)  # no clean stop: its row just stops beating
+        worker.wait(timeout=30)
+        degraded = eventually(
+            lambda: (h := _health(server.url))["status"] == "degraded" and h, timeout=60, what="worker stale"
+        )
+        assert degraded["workers"]["alive"] == 0
+        assert [
+            s.startswith("worker ") and f":{worker.pid}: last heartbeat" in s
+            for s in degraded["workers"]["stale"]
+        ] == [True]
+        assert "no worker is running: encodes wait" in degraded["reasons"]
+        assert degraded["workers"]["stale"][0] in degraded["reasons"]
+    finally:
+        stop_worker(worker)
+        stop_server(server)
+
+
+def test_a_cleanly_stopped_worker_is_gone_not_stale(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", heartbeat_seconds=0.5)
+    worker = start_worker(server.settings, VSRC_HEARTBEAT_SECONDS="0.5")
+    try:
+        eventually(lambda: _health(server.url)["workers"]["alive"] == 1, timeout=60, what="worker up")
+        stop_worker(worker)  # SIGTERM: the worker removes its row
+        health = _health(server.url)
+        assert health["workers"] == {"alive": 0, "stale": []}
+    finally:
+        stop_worker(worker)
+        stop_server(server)
+
+
+def test_health_reports_a_dead_ingest_as_stale(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", heartbeat_seconds=0.5)
+    env = {
+        **os.environ,
+        "VSRC_DATA_DIR": str(server.settings.data_dir),
+        "VSRC_RTMP_HOST": "127.0.0.1",
+        "VSRC_RTMP_PORT": str(free_port()),
+        "VSRC_HEARTBEAT_SECONDS": "0.5",
+    }
+    if server.settings.database_url:
+        env["VSRC_DATABASE_URL"] = server.settings.database_url
+    ingest = subprocess.Popen([sys.executable, "-m", "vsrc", "ingest"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: _health(server.url)["ingest"]["online"] == 1, timeout=60, what="ingest up")
+        ingest.send_signal(signal.SIGKILL)
+        ingest.wait(timeout=30)
+        health = eventually(lambda: (h := _health(server.url))["ingest"]["stale"] and h, timeout=60)
+        assert health["status"] == "degraded" and health["ingest"]["online"] == 0
+        assert health["ingest"]["stale"][0].startswith("ingest server 1 (")
+        assert health["ingest"]["stale"][0] in health["reasons"]
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
+        stop_server(server)
