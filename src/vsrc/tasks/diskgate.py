@@ -56,9 +56,16 @@ class DiskGate:
             log.warning("worker resumed: disk space is back above %d bytes", self.settings.min_free_bytes)
         self._reason = reason
 
+    @staticmethod
+    def _idle() -> None:
+        # Huey does not sleep after an empty answer from a blocking backend (Redis): without this
+        # a paused worker thread would spin.
+        time.sleep(RECHECK_SECONDS)
+
     def dequeue(self, take: Any) -> Any:
         """``take()`` (Huey's dequeue) unless paused; a full disk under the queue is "no job"."""
         if self.reason() is not None:
+            self._idle()
             return None
         try:
             task = take()
@@ -68,6 +75,7 @@ class DiskGate:
             if not self._queue_full:
                 log.warning("the queue cannot be read: its disk is full (%s); waiting for space", exc)
             self._queue_full = True
+            self._idle()
             return None
         if self._queue_full:
             log.warning("the queue is readable again")
