@@ -97,7 +97,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         exempt=("/api/analytics/",),
     )
     # Inside CORS, so that a browser can read its 507.
-    app.add_middleware(DiskGuardMiddleware, settings=settings)
+    app.add_middleware(DiskGuardMiddleware, settings=settings, prefixes=("/api/", "/tus/"))
     # Players and embeds run on customers' origins; keys are bearer tokens, never cookies.
     app.add_middleware(
         CORSExceptMiddleware,
