@@ -125,7 +125,7 @@ def worker() -> None:
     settings = runtime.settings
     _logging(settings)
     queue = runtime.queue
-    gate = queue.huey.gate = DiskGate(settings)
+    gate = queue.huey.gate = queue.webhooks_huey.gate = DiskGate(settings)
     heartbeat = WorkerHeartbeat(runtime, state=gate.state)
     # Until Huey installs its own handlers, SIGTERM must still unwind through the finally below, so
     # that a clean stop removes the heartbeat row instead of leaving it to go stale.
