@@ -24,7 +24,7 @@ $(TUS_CLIENT_STAMP): tests/browser/tus/package.json tests/browser/tus/package-lo
 	touch $(TUS_CLIENT_STAMP)
 
 # One esbuild step builds the player and the dashboard's scripts (player/dist/dashboard/).
-player/dist/vsrc-player.js: $(PLAYER_STAMP) player/build.mjs $(wildcard player/src/*.js player/src/*.css player/dashboard/*.js)
+player/dist/vsrc-player.js: $(PLAYER_STAMP) player/build.mjs $(shell find player/src player/dashboard -type f -name "*.js" -o -type f -name "*.css")
 	cd player && npm run build
 
 # The player is built only once its sources exist.
