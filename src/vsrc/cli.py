@@ -1,4 +1,4 @@
-"""The ``vsrc`` command line (DESIGN.md §5)."""
+"""The ``vsrc`` command line (the commands are listed in the README)."""
 
 from __future__ import annotations
 

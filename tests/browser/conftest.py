@@ -71,7 +71,7 @@ def page_origin() -> Iterator[PageOrigin]:
 
 @pytest.fixture
 def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
-    """A headless chromium context (persistent profile in tmp_path), exactly as DESIGN.md §8 says."""
+    """A headless chromium context with a persistent profile in tmp_path (not --user-data-dir)."""
     require_chromium()
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -12,7 +12,7 @@ DEFAULT_SERVER = "default"
 
 
 def ensure_defaults(session: Session, *, rtmp_public_url: str, region: str = "default") -> None:
-    """Seed the default profile (DESIGN.md §6) and RTMP server if missing (idempotent)."""
+    """Seed the default encoding profile and RTMP server if missing (idempotent)."""
     has_default = session.scalar(select(EncodingProfile.id).where(EncodingProfile.is_default.is_(True)))
     if has_default is None:
         session.add(

@@ -144,7 +144,9 @@ LIVE_APP = "live"
 def authorize_publish(
     session: Session, *, app: str, stream_key: str, server_id: int | None, active_here: frozenset[str] | None
 ) -> LiveStream:
-    """The key check of DESIGN.md §7; marks the stream ``live`` or raises ``PublishDenied`` (reason).
+    """The ingest key check (exists, not expired, not revoked, not already live).
+
+    Marks the stream ``live`` or raises ``PublishDenied`` (reason).
 
     ``active_here``: the keys the calling ingest serves right now, which is authoritative (a ``live``
     row it does not serve is left over from a crash). ``None`` (the nginx-rtmp hook, stateless):
