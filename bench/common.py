@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+R = TypeVar("R")
 
 REPO = Path(__file__).resolve().parent.parent
 VSRC = str(Path(sys.executable).with_name("vsrc"))
@@ -215,3 +221,32 @@ def cached_ffmpeg(path: Path, args: Sequence[str], *, timeout: float) -> Path:
     subprocess.run([*base, *args, str(tmp)], check=True, timeout=timeout)
     tmp.rename(path)
     return path
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every file-based bench shares: ``--workdir``, ``--json`` and ``--wait-quiet``."""
+    parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="first wait up to this long for the load average to drop below CPUs/2",
+    )
+
+
+def in_workdir(workdir: Path | None, name: str, body: Callable[[Path], R]) -> R:
+    """Run ``body`` in ``workdir`` (created, kept) or in a temporary folder removed afterwards."""
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
+        return body(workdir.resolve())
+    with tempfile.TemporaryDirectory(prefix=f"vsrc-bench-{name}-", dir=os.environ.get("TMPDIR")) as tmp:
+        return body(Path(tmp))
+
+
+def write_json(path: Path | None, payload: dict[str, object]) -> None:
+    """Write ``payload`` to ``path`` (if given), creating its folder."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2))

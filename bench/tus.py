@@ -16,12 +16,10 @@ upload. Reports medians, tus/multipart (target >= 0.8) and the server's peak RSS
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -284,29 +282,14 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=1024**3, help="file size (default 1GiB)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--chunk", type=parse_size, default=64 * MIB, help="tuspy chunk size (64MiB)")
-    parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="first wait up to this long for the load average to drop below CPUs/2",
-    )
+    common.add_run_options(parser)
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        res = run(args.workdir.resolve(), args.reps, args.size, args.chunk)
-    else:
-        with tempfile.TemporaryDirectory(prefix="vsrc-bench-tus-", dir=os.environ.get("TMPDIR")) as tmp:
-            res = run(Path(tmp), args.reps, args.size, args.chunk)
+    res = common.in_workdir(args.workdir, "tus", lambda work: run(work, args.reps, args.size, args.chunk))
     res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "tus", **asdict(res)}, indent=2))
+    common.write_json(args.json, {"benchmark": "tus", **asdict(res)})
 
 
 if __name__ == "__main__":

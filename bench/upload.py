@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -225,29 +223,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     default_client = "curl" if shutil.which("curl") else "httpx"
     parser.add_argument("--client", choices=sorted(CLIENTS), default=default_client)
-    parser.add_argument("--workdir", type=Path, help="work here and keep the files (default: a temp dir)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="first wait up to this long for the load average to drop below CPUs/2",
-    )
+    common.add_run_options(parser)
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        res = run(args.workdir.resolve(), args.reps, args.client)
-    else:
-        with tempfile.TemporaryDirectory(prefix="vsrc-bench-upload-", dir=os.environ.get("TMPDIR")) as tmp:
-            res = run(Path(tmp), args.reps, args.client)
+    res = common.in_workdir(args.workdir, "upload", lambda work: run(work, args.reps, args.client))
     res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "upload", **asdict(res), "ratio": res.ratio}, indent=2))
+    common.write_json(args.json, {"benchmark": "upload", **asdict(res), "ratio": res.ratio})
 
 
 if __name__ == "__main__":
