@@ -32,6 +32,9 @@ from vsrc.services.keys import create_key
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
+# The S3 protocol server fixtures (s3_endpoint, bucket, storage_url) for every test.
+pytest_plugins = ["tests.s3"]
+
 
 def free_port() -> int:
     """A loopback port free right now (racy under parallel tests: prefer ``bound_socket``)."""

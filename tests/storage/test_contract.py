@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.conftest import REGION, s3_client
+from tests.s3 import REGION, s3_client
 from vsrc.errors import NotFound, StorageError
 from vsrc.storage import LocalStorage, Storage
 from vsrc.storage.s3 import S3Storage

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.storage.conftest import REGION
+from tests.s3 import REGION
 
 pytestmark = pytest.mark.slow
 
