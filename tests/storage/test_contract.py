@@ -152,3 +152,47 @@ def test_local_path_only_on_local_storage(backend: Backend) -> None:
             backend.storage.local_path("media/vod_a/original.mp4")
     else:
         assert backend.storage.local_path("media/vod_a/x").name == "x"
+
+
+def test_receive_keeps_a_local_copy_until_commit(backend: Backend, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    data = os.urandom(PART + 4321)  # one full part on S3 before the commit
+    incoming = backend.storage.receive("media/vod_e/original.mp4", scratch)
+    for start in range(0, len(data), 1024**2):
+        incoming.write(data[start : start + 1024**2])
+    copy = incoming.copy
+    assert copy.read_bytes() == data  # checks (the probe) read the copy before the object exists
+    assert not backend.storage.exists("media/vod_e/original.mp4")
+    incoming.commit()
+    incoming.abort()  # after commit: nothing to do
+    assert read(backend.storage, "media/vod_e/original.mp4") == data
+    assert not copy.exists()
+    assert not scratch.exists() or list(scratch.iterdir()) == []
+
+
+def test_aborted_receive_leaves_nothing(backend: Backend, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    incoming = backend.storage.receive("media/vod_f/original.mp4", scratch)
+    for _ in range(7):  # one part already sent to S3
+        incoming.write(os.urandom(1024**2))
+    incoming.abort()
+    incoming.abort()
+    assert not incoming.copy.exists()
+    assert not backend.storage.exists("media/vod_f/original.mp4")
+    assert backend.leftovers() == []
+    assert not scratch.exists() or list(scratch.iterdir()) == []
+
+
+def test_abort_unfinished_ends_only_abandoned_uploads(backend: Backend, tmp_path: Path) -> None:
+    """A killed process leaves its multipart upload open on S3; the sweep ends it once it is idle."""
+    incoming = backend.storage.receive("media/vod_g/original.mp4", tmp_path / "scratch")
+    incoming.write(os.urandom(PART + 1))  # one part sent
+    assert backend.storage.abort_unfinished(3600) == 0  # still young: left alone
+    ended = backend.storage.abort_unfinished(0)
+    if isinstance(backend.storage, S3Storage):
+        assert ended == 1
+        assert backend.leftovers() == []
+    else:
+        assert ended == 0  # local uploads are scratch files, swept by the API
+    incoming.abort()
+    assert backend.leftovers() == []

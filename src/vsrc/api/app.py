@@ -56,7 +56,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with housekeeping(settings), anyio.create_task_group() as tasks:
+        async with housekeeping(settings, runtime.storage), anyio.create_task_group() as tasks:
             tasks.start_soon(sweep_forever, app.state.vsrc)
             yield
             tasks.cancel_scope.cancel()

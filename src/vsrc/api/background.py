@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import anyio
 
 from vsrc.config import Settings
+from vsrc.errors import StorageError
 from vsrc.services.housekeeping import sweep_upload_parts
+from vsrc.storage import Storage
 
 log = logging.getLogger("vsrc.api.background")
 
@@ -21,26 +23,34 @@ def sweep_interval(settings: Settings) -> float:
     return min(settings.upload_part_max_age / 4, 600.0)
 
 
-async def _sweep(settings: Settings) -> None:
-    await anyio.to_thread.run_sync(
-        lambda: sweep_upload_parts(settings.tmp_dir, max_age=settings.upload_part_max_age)
-    )
+def _sweep_now(settings: Settings, storage: Storage) -> None:
+    sweep_upload_parts(settings.tmp_dir, max_age=settings.upload_part_max_age)
+    ended = storage.abort_unfinished(settings.upload_part_max_age)
+    if ended:
+        log.warning("ended %d abandoned unfinished upload(s) in the storage", ended)
 
 
-async def _sweep_forever(settings: Settings) -> None:
+async def _sweep(settings: Settings, storage: Storage) -> None:
+    await anyio.to_thread.run_sync(_sweep_now, settings, storage)
+
+
+async def _sweep_forever(settings: Settings, storage: Storage) -> None:
     while True:
         await asyncio.sleep(sweep_interval(settings))
         try:
-            await _sweep(settings)
-        except OSError:
-            log.exception("sweeping upload temp files failed; trying again later")
+            await _sweep(settings, storage)
+        except (OSError, StorageError):
+            log.exception("sweeping abandoned uploads failed; trying again later")
 
 
 @contextlib.asynccontextmanager
-async def housekeeping(settings: Settings) -> AsyncIterator[None]:
+async def housekeeping(settings: Settings, storage: Storage) -> AsyncIterator[None]:
     """Sweep once before serving, then periodically until the app stops."""
-    await _sweep(settings)
-    task = asyncio.create_task(_sweep_forever(settings), name="vsrc-housekeeping")
+    try:
+        await _sweep(settings, storage)
+    except StorageError:  # the bucket is down now: serve anyway (the sweep retries), it is only tidying
+        log.exception("sweeping abandoned uploads failed; trying again later")
+    task = asyncio.create_task(_sweep_forever(settings, storage), name="vsrc-housekeeping")
     try:
         yield
     finally:

@@ -1,17 +1,12 @@
-"""Streaming multipart upload: the file goes to a temp file as it arrives, counted, never buffered."""
+"""Streaming multipart upload: the file goes to storage as it arrives, counted, never buffered whole."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import functools
 import logging
-import os
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -19,6 +14,7 @@ from streaming_form_data import ParseFailedException, StreamingFormDataParser
 from streaming_form_data.targets import BaseTarget
 
 from vsrc.errors import InsufficientStorage, PayloadTooLarge, ValidationFailed
+from vsrc.services.uploads import IncomingSource
 
 log = logging.getLogger("vsrc.api.uploads")
 
@@ -30,38 +26,32 @@ MIN_BATCH = 512 * 1024  # fewest bytes handed to the parser thread at once (but 
 
 
 class _FileTarget(BaseTarget):  # type: ignore[misc]
-    """Writes the file part straight to disk and enforces the size limit while streaming."""
+    """Streams the file part into storage as it arrives and enforces the size limit while streaming."""
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, open_file: Callable[[str | None], IncomingSource], limit: int) -> None:
         super().__init__()
-        self.path = path
+        self.open_file = open_file
         self.limit = limit
         self.size = 0
         self.seen = False
         self.finished = False
-        self._fh: IO[bytes] | None = None
+        self.source: IncomingSource | None = None
 
     def on_start(self) -> None:
         if self.seen:
             raise ValidationFailed.field("file", "send exactly one file")
         self.seen = True
-        self._fh = open(self.path, "wb")
+        self.source = self.open_file(self.multipart_filename)
 
     def on_data_received(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(f"File is larger than the {self.limit} byte limit")
-        assert self._fh is not None
-        self._fh.write(chunk)
+        assert self.source is not None
+        self.source.stored.write(chunk)
 
     def on_finish(self) -> None:
         self.finished = True
-        self.close()
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
 
 
 class _TextTarget(BaseTarget):  # type: ignore[misc]
@@ -95,20 +85,23 @@ class _TextTarget(BaseTarget):  # type: ignore[misc]
 
 @dataclass
 class ReceivedUpload:
-    """A fully received upload: the temp file (caller owns it) and the text fields."""
+    """A fully received upload: its file, not yet committed to storage, and the text fields."""
 
-    path: Path
+    source: IncomingSource
     size: int
     filename: str | None
     fields: dict[str, str | None] = field(default_factory=dict)
 
     def discard(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        """Drop the file unless it was committed (blocking I/O: call it off the event loop)."""
+        self.source.stored.abort()
 
 
-async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> ReceivedUpload:
-    """Parse the multipart body as it streams in. On any error the temp file is removed."""
+async def receive_upload(
+    request: Request, *, open_file: Callable[[str | None], IncomingSource], max_bytes: int
+) -> ReceivedUpload:
+    """Parse the multipart body as it streams in, the file part into ``open_file(filename)`` (called
+    off the event loop). On any error what was received is aborted (no object, no partial upload)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise ValidationFailed.field("file", "send the upload as multipart/form-data")
@@ -116,9 +109,7 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
         raise PayloadTooLarge(f"File is larger than the {max_bytes} byte limit")
 
-    await anyio.to_thread.run_sync(functools.partial(tmp_dir.mkdir, parents=True, exist_ok=True))
-    path = tmp_dir / f"upload-{uuid.uuid4().hex}.part"
-    target = _FileTarget(path, max_bytes)
+    target = _FileTarget(open_file, max_bytes)
     texts = {name: _TextTarget(name) for name in TEXT_FIELDS}
     received = False
     feeder: _Feeder | None = None
@@ -135,8 +126,9 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
             raise ValidationFailed.field("file", "file is required")
         if not target.finished:
             raise ValidationFailed.field("file", "the upload ended before the file part was complete")
+        assert target.source is not None
         upload = ReceivedUpload(
-            path=path,
+            source=target.source,
             size=target.size,
             filename=target.multipart_filename,
             fields={name: text.value for name, text in texts.items()},
@@ -150,18 +142,19 @@ async def receive_upload(request: Request, *, tmp_dir: Path, max_bytes: int) -> 
         raise ValidationFailed.field("file", "malformed multipart body") from exc
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            log.error("upload refused: no space left in %s", tmp_dir)
+            log.error("upload refused: no space left for it")
             raise InsufficientStorage("The server has no space left for this upload") from exc
         raise
     finally:
         if feeder is not None:
             await feeder.settle()
-        # Not abandoned on cancellation (anyio's default): the temp file is always closed and removed.
-        await anyio.to_thread.run_sync(_close, target, None if received else path)
+        # Not abandoned on cancellation (anyio's default): a refused upload is always aborted.
+        if not received and target.source is not None:
+            await anyio.to_thread.run_sync(target.source.stored.abort)
 
 
 class _Feeder:
-    """Parses (and so writes to disk) in a worker thread while the event loop goes on reading.
+    """Parses (and so writes to storage) in a worker thread while the event loop goes on reading.
 
     A slow disk must not stall every other request on the loop. One batch is in the thread at a time;
     what arrives meanwhile is queued and handed over next, in one hop. Once ``FEED_BYTES`` are queued,
@@ -210,10 +203,3 @@ class _Feeder:
 def _feed(parser: StreamingFormDataParser, chunks: list[bytes]) -> None:
     for chunk in chunks:
         parser.data_received(chunk)
-
-
-def _close(target: _FileTarget, discard: Path | None) -> None:
-    target.close()
-    if discard is not None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(discard)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from vsrc.config import Settings
+from vsrc.storage.url import FileLocation
 
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -23,9 +24,11 @@ def is_no_space(exc: BaseException) -> bool:
 
 
 def watched_paths(settings: Settings) -> list[Path]:
-    """The folders whose filesystems must keep free space (existing ones, deduplicated)."""
+    """The folders whose filesystems must keep free space (existing ones, deduplicated). On S3 the
+    data folder only: it still holds the scratch copies of uploads."""
     paths: list[Path] = []
-    for path in (settings.data_dir, settings.storage_root):
+    local_storage = isinstance(settings.storage_location, FileLocation)
+    for path in (settings.data_dir, *([settings.storage_root] if local_storage else [])):
         while not path.exists() and path != path.parent:
             path = path.parent
         if path not in paths:

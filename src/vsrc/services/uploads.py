@@ -1,13 +1,15 @@
 """Turning a received upload into a stored media item, and removing one again.
 
-Order matters for "loses nothing, leaves nothing": validate the form, probe the temp file, move it
-into storage, then commit the row; any failure removes whatever was already written.
+Order matters for "loses nothing, leaves nothing": the file streams into storage as it arrives (not
+yet committed: on S3 an open multipart upload), then validate the form, probe the received copy,
+commit the object, then the row; any failure aborts or removes whatever was already written.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
@@ -21,16 +23,32 @@ from vsrc.media.errors import ProbeError
 from vsrc.media.probe import DEFAULT_MAX_SOURCE_PIXELS, SourceInfo, probe
 from vsrc.services import media as media_service
 from vsrc.services import playback_policy
-from vsrc.storage import Storage
+from vsrc.storage import IncomingObject, Storage
 
 log = logging.getLogger("vsrc.services.uploads")
+
+
+@dataclass(frozen=True)
+class IncomingSource:
+    """The original of a new ``vod_…`` item on its way into storage."""
+
+    public_id: str
+    stored: IncomingObject
+
+
+def open_source(storage: Storage, scratch: Path, filename: str | None) -> IncomingSource:
+    """Start receiving an upload's file (blocking I/O: call it off the event loop); ``scratch`` is
+    where a backend without local files keeps the copy the probe reads."""
+    public_id = new_vod_id()
+    key = f"media/{public_id}/original{source_suffix(filename)}"
+    return IncomingSource(public_id, storage.receive(key, scratch))
 
 
 class Upload(Protocol):
     """What ingest needs of a received upload (see ``vsrc.api.uploads.ReceivedUpload``)."""
 
     @property
-    def path(self) -> Path: ...
+    def source(self) -> IncomingSource: ...
     @property
     def size(self) -> int: ...
     @property
@@ -74,12 +92,43 @@ def store_as_media(
     ``on_created`` runs in the same transaction (a direct upload records its media id there)."""
     public_id = new_vod_id()
     key = f"media/{public_id}/original{suffix}"
-    size = path.stat().st_size
+    return _record(
+        sessions,
+        storage,
+        public_id=public_id,
+        key=key,
+        put=lambda: storage.put_file(key, path),
+        size=path.stat().st_size,
+        info=info,
+        account_id=account_id,
+        fields=fields,
+        original_filename=original_filename,
+        live_stream_id=live_stream_id,
+        on_created=on_created,
+    )
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    public_id: str,
+    key: str,
+    put: Callable[[], None],
+    size: int,
+    info: SourceInfo,
+    account_id: int,
+    fields: media_service.MediaFields,
+    original_filename: str | None = None,
+    live_stream_id: int | None = None,
+    on_created: Callable[[Session, Media], None] | None = None,
+) -> Media:
+    """``put`` the original under ``key``, then commit the row; a failure removes the item's files."""
     signed = fields.playback_policy == playback_policy.SIGNED
     if signed:
         playback_policy.mark_signed(storage, public_id)
     try:
-        storage.put_file(key, path)
+        put()
         with transaction(sessions) as session:
             media = media_service.create_media(
                 session,
@@ -113,7 +162,7 @@ def ingest(
     account_id: int,
     max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS,
 ) -> Media:
-    """Validate, probe, store and record an upload; the temp file is consumed or removed. A source the
+    """Validate, probe, commit and record a received upload; on failure nothing of it is kept. A source the
     encoder cannot turn into HLS (too small, over ``max_pixels``, no decodable frame, broken
     timestamps) is ``UnsupportedMedia`` with the reason, before anything is stored."""
     try:
@@ -126,15 +175,18 @@ def ingest(
         )
         with transaction(sessions) as session:
             media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
-        info = probe_source(upload.path, max_pixels=max_pixels)
-        return store_as_media(
+        source = upload.source
+        info = probe_source(source.stored.copy, max_pixels=max_pixels)
+        return _record(
             sessions,
             storage,
-            path=upload.path,
+            public_id=source.public_id,
+            key=source.stored.key,
+            put=source.stored.commit,
+            size=upload.size,
             info=info,
             account_id=account_id,
             fields=fields,
-            suffix=source_suffix(upload.filename),
             original_filename=(upload.filename or "")[:255] or None,
         )
     finally:

@@ -13,6 +13,28 @@ class ObjectWriter(Protocol):
         """Append ``data``; the object appears only when the writer's ``with`` block ends cleanly."""
 
 
+class IncomingObject(Protocol):
+    """An object being received (an upload): written as the bytes arrive, checked through ``copy``,
+    then committed or aborted. Bounded memory on every backend (S3: one multipart part)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def copy(self) -> Path:
+        """A local file holding every byte written so far, for checks (the probe) before ``commit``;
+        it is gone once the object is committed or aborted."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None:
+        """Make the object appear under ``key`` (after ``copy`` was checked)."""
+
+    def abort(self) -> None:
+        """Leave neither the object, nor a partial upload, nor the local copy. Idempotent, and a no-op
+        after ``commit``: call it on every way out."""
+
+
 class Storage(Protocol):
     def put_file(self, key: str, source: Path) -> None:
         """Store ``source`` under ``key``, consuming it (a rename when on the same filesystem)."""
@@ -23,6 +45,16 @@ class Storage(Protocol):
     def writer(self, key: str) -> AbstractContextManager[ObjectWriter]:
         """Stream an object of unknown length with bounded memory. An exception inside the ``with``
         block leaves neither the object nor any partial upload behind."""
+
+    def receive(self, key: str, scratch: Path) -> IncomingObject:
+        """Start receiving ``key`` (an upload). Local storage writes a hidden file next to the target
+        (``copy`` is that file, ``commit`` a rename); S3 streams a multipart upload while keeping a
+        copy in the folder ``scratch`` for the checks (docs/architecture.md, "Storage")."""
+
+    def abort_unfinished(self, max_age: float) -> int:
+        """End the unfinished uploads of killed processes: those untouched for ``max_age`` seconds
+        (S3: multipart uploads, which cost storage until aborted; local storage has none, its
+        uploads are scratch files the API sweeps). Returns how many were ended."""
 
     def local_path(self, key: str) -> Path:
         """A local filesystem path for ``key`` (for ffmpeg and PyAV). Local storage only: S3 raises

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vsrc.errors import NotFound, StorageError
 from vsrc.storage.s3_check import explain
-from vsrc.storage.s3_writer import MultipartWriter
+from vsrc.storage.s3_writer import MultipartWriter, S3Incoming
 from vsrc.storage.url import S3Location
 
 if TYPE_CHECKING:
@@ -106,6 +107,10 @@ class S3Storage:
             upload.abort()
             raise
 
+    def receive(self, key: str, scratch: Path) -> S3Incoming:
+        upload = MultipartWriter(self.client, self.bucket, self._key(key), self.part_size)
+        return S3Incoming(key, upload, scratch)
+
     def local_path(self, key: str) -> Path:
         raise StorageError(
             f"local_path({key!r}) is not available on S3 storage ({self.location.describe()}): "
@@ -184,6 +189,36 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not delete {prefix}: {exc}") from exc
         return len(keys)
+
+    def abort_unfinished(self, max_age: float) -> int:
+        """Multipart uploads started over ``max_age`` seconds ago whose newest part is as old (a slow
+        upload still sending parts is left alone)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=max_age)
+        ended = 0
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self._base
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    key, upload_id = upload["Key"], upload["UploadId"]
+                    if upload["Initiated"] > cutoff or self._last_part(key, upload_id) > cutoff:
+                        continue
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                    ended += 1
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not end unfinished uploads: {exc}") from exc
+        return ended
+
+    def _last_part(self, key: str, upload_id: str) -> datetime:
+        newest = datetime.min.replace(tzinfo=UTC)
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload_id
+        )
+        for page in pages:
+            for part in page.get("Parts", []):
+                newest = max(newest, part["LastModified"])
+        return newest
 
     def _abort_uploads(self, target: str) -> None:
         """Unfinished multipart uploads under the prefix cost storage too: an item's delete ends them."""

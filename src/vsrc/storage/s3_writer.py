@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vsrc.errors import StorageError
+from vsrc.storage.local import INCOMING_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -81,3 +84,48 @@ class MultipartWriter:
             raise StorageError(
                 f"could not abort the upload of {self._key} (upload id {upload_id} is left): {exc}"
             ) from exc
+
+
+class S3Incoming:
+    """An upload streamed to S3 as it arrives (``MultipartWriter``) and teed to a local copy in
+    ``scratch``: the probe needs the whole file, and reading it back from the bucket would transfer it
+    twice. The copy is removed on ``commit`` and ``abort``; an abort also ends the multipart upload."""
+
+    def __init__(self, key: str, upload: MultipartWriter, scratch: Path) -> None:
+        self.key = key
+        self._upload: MultipartWriter | None = upload
+        try:
+            scratch.mkdir(parents=True, exist_ok=True)
+            self.copy = scratch / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.part"
+            self._handle: BinaryIO = self.copy.open("wb")
+        except OSError as exc:
+            raise StorageError(f"could not open a local copy of {key} in {scratch}: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        assert self._upload is not None, "write after commit or abort"
+        self._handle.write(data)
+        self._upload.write(data)
+
+    def commit(self) -> None:
+        assert self._upload is not None, "commit after commit or abort"
+        self._handle.flush()
+        upload, self._upload = self._upload, None
+        try:
+            upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
+        finally:
+            self._drop_copy()
+
+    def abort(self) -> None:
+        if self._upload is not None:
+            upload, self._upload = self._upload, None
+            try:
+                upload.abort()
+            finally:
+                self._drop_copy()
+
+    def _drop_copy(self) -> None:
+        self._handle.close()
+        self.copy.unlink(missing_ok=True)

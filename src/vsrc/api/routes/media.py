@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated, Literal
 
@@ -101,9 +102,8 @@ def _page(result: Page, public_url: str) -> MediaPageResponse:
 )
 async def upload_media(request: Request, principal: Writer, state: StateDep) -> UploadResponse:
     """Upload a video (streamed to storage) for adaptive HLS encoding."""
-    upload = await receive_upload(
-        request, tmp_dir=state.settings.tmp_dir, max_bytes=state.settings.max_upload_bytes
-    )
+    open_file = functools.partial(uploads.open_source, state.storage, state.settings.tmp_dir)
+    upload = await receive_upload(request, open_file=open_file, max_bytes=state.settings.max_upload_bytes)
     created = await run_in_threadpool(
         uploads.ingest,
         state.sessions,
