@@ -228,6 +228,8 @@ def start_worker(settings: Settings, log_path: Path | None = None, **env: str) -
         full_env["VSRC_DATABASE_URL"] = settings.database_url
     if settings.redis_url:
         full_env["VSRC_REDIS_URL"] = settings.redis_url
+    if settings.storage_url:
+        full_env["VSRC_STORAGE_URL"] = settings.storage_url
     # The worker's log stays in the data dir, for post-mortems of a failing test.
     log = (log_path or settings.data_dir / "worker.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env, stdout=log, stderr=log)

@@ -32,8 +32,7 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def set_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The AWS chain sees only what a test sets: no ~/.aws of the machine, no proxy. Child processes
     (``vsrc worker``, ``vsrc ingest``) inherit these variables from ``os.environ``."""
     empty = tmp_path_factory.mktemp("aws")
@@ -45,6 +44,22 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    set_aws_env(monkeypatch, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_s3_url(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bucket for a whole module's servers (module-scoped stacks); the AWS environment stays set
+    for the module."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        set_aws_env(monkeypatch, tmp_path_factory)
+        name = f"vsrc-{uuid.uuid4().hex[:12]}"
+        s3_client(s3_endpoint).create_bucket(Bucket=name)
+        yield s3_url(name, s3_endpoint)
 
 
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]

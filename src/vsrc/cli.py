@@ -70,6 +70,23 @@ def _media_settings(what: str) -> Settings:
     return settings
 
 
+def _storage_checked(runtime: Runtime) -> Runtime:
+    """Stop at start-up, naming what is wrong, when an S3 bucket is unreachable or refuses us."""
+    from vsrc.storage.url import S3Location
+
+    if isinstance(runtime.settings.storage_location, S3Location):
+        from vsrc.storage.s3 import S3Storage
+
+        storage = runtime.storage
+        assert isinstance(storage, S3Storage)  # the runtime builds S3Storage for every s3:// location
+        try:
+            storage.verify()
+        except VsrcError as exc:
+            err.print(f"[red]error:[/red] VSRC_STORAGE_URL: {exc.message}")
+            raise typer.Exit(2) from exc
+    return runtime
+
+
 def _runtime() -> Runtime:
     """This command's composition root (docs/architecture.md#composition-root)."""
     return Runtime(_settings())
@@ -121,7 +138,7 @@ def worker() -> None:
     from vsrc.tasks.heartbeat import WorkerHeartbeat
     from vsrc.tasks.recovery import requeue_stale
 
-    runtime = Runtime(_media_settings("'vsrc worker'"))
+    runtime = _storage_checked(Runtime(_settings()))
     settings = runtime.settings
     _logging(settings)
     queue = runtime.queue

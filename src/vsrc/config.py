@@ -210,6 +210,11 @@ class Settings(BaseSettings):
         return self.data_dir / "tmp"
 
     @cached_property
+    def scratch_dir(self) -> Path:
+        """Local copies of stored media while ffmpeg works on them (S3 storage only)."""
+        return self.data_dir / "scratch"
+
+    @cached_property
     def queue_path(self) -> Path:
         return self.data_dir / "queue.db"
 

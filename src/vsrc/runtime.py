@@ -31,7 +31,7 @@ class Runtime:
 
     @cached_property
     def storage(self) -> Storage:
-        return open_storage(self.settings.storage_location)
+        return open_storage(self.settings.storage_location, scratch=self.settings.scratch_dir)
 
     @cached_property
     def queue(self) -> TaskQueue:

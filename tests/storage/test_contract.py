@@ -3,54 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.s3 import REGION, s3_client
+from tests.storage.backends import PART, Backend, read
 from vsrc.errors import NotFound, StorageError
-from vsrc.storage import LocalStorage, Storage
 from vsrc.storage.s3 import S3Storage
-from vsrc.storage.url import S3Location
-
-PART = 5 * 1024**2  # S3's smallest multipart part: the streaming tests cross it
-
-
-@dataclass
-class Backend:
-    storage: Storage
-    leftovers: Callable[[], list[str]]  # anything an aborted write could leave behind
-
-
-def _local(tmp_path: Path) -> Backend:
-    root = tmp_path / "storage"
-    return Backend(LocalStorage(root), lambda: sorted(str(p) for p in root.rglob("*") if p.is_file()))
-
-
-def _s3(endpoint: str, bucket: str) -> Backend:
-    location = S3Location(bucket=bucket, prefix="lib/v1", endpoint=endpoint, region=REGION)
-    client = s3_client(endpoint)
-
-    def leftovers() -> list[str]:
-        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-        objects = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-        return [f"upload {u['Key']}" for u in uploads] + [f"object {o['Key']}" for o in objects]
-
-    return Backend(S3Storage(location, part_size=PART), leftovers)
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "local":
-        yield _local(tmp_path)
-    else:
-        yield _s3(request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket"))
-
-
-def read(storage: Storage, key: str, start: int = 0, stop: int | None = None) -> bytes:
-    return b"".join(storage.read_range(key, start, stop))
 
 
 def test_put_file_consumes_the_source_and_round_trips(backend: Backend, tmp_path: Path) -> None:

@@ -48,9 +48,14 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def ffmpeg_running(media_id: str) -> bool:
-    """Whether an ffmpeg encoding ``media_id`` (its output path names it) is running."""
-    found = subprocess.run(["pgrep", "-f", f"hls/{media_id}"], capture_output=True, text=True)
+    """Whether an ffmpeg encoding ``media_id`` (its output folder names it: ``hls/ID/`` on local storage,
+    a scratch folder ``…-hls_ID-…/`` on S3) is running."""
+    found = subprocess.run(["pgrep", "-f", f"hls.{media_id}[-/]"], capture_output=True, text=True)
     return bool(found.stdout.strip())
+
+
+def hls_root(server: Server, media_id: str) -> Path:
+    return server.settings.storage_root / "hls" / media_id
 
 
 def segment_durations(playlist: m3u8.M3U8) -> list[float]:
@@ -62,9 +67,9 @@ def decode_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def check_hls(server: Server, media_id: str, fps: int, seconds: float, audio: bool) -> list[tuple[int, int]]:
-    """Parse the master, decode every variant fully; returns each variant's (width, height)."""
-    root = server.settings.storage_root / "hls" / media_id
+def check_hls(root: Path, fps: int, seconds: float, audio: bool) -> list[tuple[int, int]]:
+    """Parse the master in ``root`` (an item's hls/ folder), decode every variant fully; returns each
+    variant's (width, height)."""
     master = m3u8.load(str(root / "master.m3u8"))
     assert master.is_variant and master.playlists
     sizes, boundaries = [], []
@@ -93,7 +98,7 @@ def test_landscape_ladder_completes_and_plays(stack: Server, sources: dict[str, 
     assert data["encodingStatus"] == "completed", data
     assert progress == sorted(progress) and progress[-1] == 100
     assert data["playbackUrl"] == f"http://localhost:8000/hls/{media_id}/master.m3u8"
-    sizes = check_hls(stack, media_id, fps=30, seconds=5, audio=True)
+    sizes = check_hls(hls_root(stack, media_id), fps=30, seconds=5, audio=True)
     assert sizes == [(640, 360), (426, 240)]  # nothing above the 360-line source
     thumbs = stack.settings.storage_root / "thumbnails" / media_id
     assert (thumbs / "poster.jpg").read_bytes()[:2] == b"\xff\xd8"
@@ -107,9 +112,9 @@ def test_portrait_and_no_audio(stack: Server, sources: dict[str, Path]) -> None:
     portrait = upload_file(stack, write, sources["portrait"])
     noaudio = upload_file(stack, write, sources["noaudio"])
     assert wait_for_status(stack, write, portrait)[0]["encodingStatus"] == "completed"
-    assert check_hls(stack, portrait, fps=25, seconds=3, audio=True) == [(360, 640), (240, 426)]
+    assert check_hls(hls_root(stack, portrait), fps=25, seconds=3, audio=True) == [(360, 640), (240, 426)]
     assert wait_for_status(stack, write, noaudio)[0]["encodingStatus"] == "completed"
-    assert check_hls(stack, noaudio, fps=24, seconds=3, audio=False) == [(320, 240)]
+    assert check_hls(hls_root(stack, noaudio), fps=24, seconds=3, audio=False) == [(320, 240)]
 
 
 def test_custom_profile_is_honoured(stack: Server, sources: dict[str, Path]) -> None:
@@ -218,7 +223,7 @@ def test_4k_one_second_source_gets_the_whole_ladder(stack: Server, tmp_path: Pat
     data, _ = wait_for_status(stack, write, media_id, timeout=240)
     assert data["encodingStatus"] == "completed", data
     assert (data["originalWidth"], data["originalHeight"]) == (3840, 2160)
-    sizes = check_hls(stack, media_id, fps=10, seconds=1, audio=True)
+    sizes = check_hls(hls_root(stack, media_id), fps=10, seconds=1, audio=True)
     assert sizes == [
         (3840, 2160),
         (2560, 1440),

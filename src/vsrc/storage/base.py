@@ -35,6 +35,19 @@ class IncomingObject(Protocol):
         after ``commit``: call it on every way out."""
 
 
+class Stage(Protocol):
+    """A local folder whose files become the objects under one key prefix (see ``Storage.stage``)."""
+
+    @property
+    def path(self) -> Path:
+        """Where writers (ffmpeg) write; names inside it map to ``PREFIX/name``."""
+
+    def sync(self) -> int:
+        """Publish what is finished now: the files a playlist names, then the playlists that changed,
+        then delete objects whose file was removed. A no-op on local storage. Returns how many
+        objects changed."""
+
+
 class Storage(Protocol):
     def put_file(self, key: str, source: Path) -> None:
         """Store ``source`` under ``key``, consuming it (a rename when on the same filesystem)."""
@@ -55,6 +68,20 @@ class Storage(Protocol):
         """End the unfinished uploads of killed processes: those untouched for ``max_age`` seconds
         (S3: multipart uploads, which cost storage until aborted; local storage has none, its
         uploads are scratch files the API sweeps). Returns how many were ended."""
+
+    def stage(
+        self, prefix: str, *, fresh: bool = True, sync_every: float | None = None
+    ) -> AbstractContextManager[Stage]:
+        """A local folder for writing the objects under ``prefix``. ``fresh``: first delete what the
+        prefix holds (a retry never mixes with a previous attempt). ``sync_every``: also sync on a
+        thread at that interval (live). A clean exit publishes every file left in the folder; an
+        exception publishes nothing more (the caller deletes the prefix if it wants nothing kept).
+        On S3 the folder is scratch, removed on exit; on local storage it is the stored folder."""
+
+    def fetch(self, key: str) -> AbstractContextManager[Path]:
+        """A local file holding ``key``'s bytes for ffmpeg and PyAV to read, never to write: the stored
+        file itself on local storage, a scratch download removed on exit on S3. ``NotFound`` when
+        there is no such object."""
 
     def local_path(self, key: str) -> Path:
         """A local filesystem path for ``key`` (for ffmpeg and PyAV). Local storage only: S3 raises

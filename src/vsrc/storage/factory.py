@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vsrc.errors import ConfigError
 from vsrc.storage.base import Storage
 from vsrc.storage.local import LocalStorage
 from vsrc.storage.url import S3Location, StorageLocation
 
 
-def open_storage(location: StorageLocation) -> Storage:
+def open_storage(location: StorageLocation, *, scratch: Path) -> Storage:
+    """``scratch``: this process's local folder for S3 stages and fetched sources."""
     if isinstance(location, S3Location):
         from vsrc.storage.s3 import S3Storage
 
-        return S3Storage(location)
+        return S3Storage(location, scratch=scratch)
     return LocalStorage(location.root)
 
 

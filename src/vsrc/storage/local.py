@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vsrc.errors import NotFound, StorageError
+from vsrc.storage.stage import LocalStage
 
 CHUNK = 256 * 1024
 # Names of received uploads in the scratch folder: ``upload-*.part``, the pattern the API's sweep of
@@ -82,6 +83,28 @@ class LocalStorage:
 
     def abort_unfinished(self, max_age: float) -> int:
         return 0  # received uploads live in the scratch folder until committed
+
+    @contextmanager
+    def stage(
+        self, prefix: str, *, fresh: bool = True, sync_every: float | None = None
+    ) -> Iterator[LocalStage]:
+        folder = self._resolve(prefix)
+        if folder == self.root:
+            raise StorageError("refusing to stage the storage root")
+        if fresh:
+            self.delete_prefix(prefix)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"could not create {prefix}: {exc}") from exc
+        yield LocalStage(folder)  # writers write in place: nothing to publish
+
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[Path]:
+        path = self._resolve(key)
+        if not path.is_file():
+            raise NotFound(f"no stored object {key}")
+        yield path
 
     def local_path(self, key: str) -> Path:
         return self._resolve(key)

@@ -7,10 +7,11 @@ writer write into a file that never reaches the bucket (docs/architecture.md, "S
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vsrc.errors import NotFound, StorageError
 from vsrc.storage.s3_check import explain
 from vsrc.storage.s3_writer import MultipartWriter, S3Incoming
+from vsrc.storage.stage import CONTENT_TYPES, AutoSync, RemoteStage, new_scratch, sweep_scratch
 from vsrc.storage.url import S3Location
 
 if TYPE_CHECKING:
@@ -57,8 +59,14 @@ def check_key(key: str) -> str:
 
 
 class S3Storage:
-    def __init__(self, location: S3Location, *, part_size: int = PART_SIZE) -> None:
+    def __init__(
+        self, location: S3Location, *, scratch: Path | None = None, part_size: int = PART_SIZE
+    ) -> None:
         self.location = location
+        # Local scratch for stages and fetched sources; leftovers of dead processes are swept here.
+        self.scratch = scratch
+        if scratch is not None:
+            sweep_scratch(scratch)
         self.bucket = location.bucket
         self.part_size = part_size
         self.client = make_client(location)
@@ -89,6 +97,71 @@ class S3Storage:
         except OSError as exc:
             raise StorageError(f"could not read {source} for {key}: {exc}") from exc
         source.unlink()  # consumed, as with local storage
+
+    def upload(self, key: str, source: Path) -> None:
+        """Copy the local file ``source`` to ``key`` (it stays where it is)."""
+        transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
+        try:
+            self.client.upload_file(
+                str(source), self.bucket, self._key(key), Config=transfer, ExtraArgs=_extra_args(key)
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not store {key}: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"could not read {source} for {key}: {exc}") from exc
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        targets = [self._key(k) for k in keys]
+        try:
+            self._delete_targets(targets)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not delete {len(targets)} object(s): {exc}") from exc
+
+    def _scratch_folder(self, label: str) -> Path:
+        if self.scratch is None:
+            raise StorageError("this S3 storage has no local scratch folder (open it with open_storage)")
+        try:
+            return new_scratch(self.scratch, label)
+        except OSError as exc:
+            raise StorageError(f"could not create a scratch folder in {self.scratch}: {exc}") from exc
+
+    @contextmanager
+    def stage(
+        self, prefix: str, *, fresh: bool = True, sync_every: float | None = None
+    ) -> Iterator[RemoteStage]:
+        target = check_key(prefix)
+        if fresh:
+            self.delete_prefix(target)
+        folder = self._scratch_folder(target)
+        stage = RemoteStage(folder, target, self)
+        auto = AutoSync(stage.sync, sync_every, f"sync-{target}") if sync_every else None
+        try:
+            yield stage
+            if auto is not None:
+                auto.stop()
+                auto = None
+            stage.sync(final=True)
+        finally:
+            if auto is not None:
+                auto.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[Path]:
+        folder = self._scratch_folder("fetch")
+        path = folder / (PurePosixPath(check_key(key)).name or "object")
+        try:
+            try:
+                self.client.download_file(self.bucket, self._key(key), str(path))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _MISSING:
+                    raise NotFound(f"no stored object {key}") from exc
+                raise StorageError(f"could not read {key}: {exc}") from exc
+            except (BotoCoreError, OSError) as exc:
+                raise StorageError(f"could not read {key}: {exc}") from exc
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self._key(key)
@@ -180,11 +253,7 @@ class S3Storage:
         target = self._key(prefix)
         try:
             keys = [k for k in self._iter_keys(target) if k == target or k.startswith(target + "/")]
-            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-                batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[start : start + 1000]]
-                result = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
-                if result.get("Errors"):
-                    raise StorageError(f"could not delete {prefix}: {result['Errors'][0]}")
+            self._delete_targets(keys)
             self._abort_uploads(target)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not delete {prefix}: {exc}") from exc
@@ -220,6 +289,13 @@ class S3Storage:
                 newest = max(newest, part["LastModified"])
         return newest
 
+    def _delete_targets(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": k} for k in keys[start : start + 1000]]
+            result = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+            if result.get("Errors"):
+                raise StorageError(f"could not delete {batch[0]['Key']}…: {result['Errors'][0]}")
+
     def _abort_uploads(self, target: str) -> None:
         """Unfinished multipart uploads under the prefix cost storage too: an item's delete ends them."""
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
@@ -232,6 +308,13 @@ class S3Storage:
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
                     )
+
+
+def _extra_args(key: str) -> dict[str, str]:
+    """Content types for what players and browsers fetch straight from the bucket (presigned or CDN)."""
+    suffix = PurePosixPath(key).suffix.lower()
+    kind = CONTENT_TYPES.get(suffix)
+    return {"ContentType": kind} if kind else {}
 
 
 def _stream(body: Any, key: str) -> Iterator[bytes]:

@@ -8,7 +8,6 @@ a clean output folder. The ffmpeg stderr tail goes to the log, never to the API.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vsrc.db.models import EncodingProfile, Media
 from vsrc.db.session import transaction
-from vsrc.errors import InsufficientStorage
+from vsrc.errors import InsufficientStorage, StorageError
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
 from vsrc.media.errors import EncodeError, ProbeError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
@@ -27,6 +26,7 @@ from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
 from vsrc.services.diskspace import is_no_space
+from vsrc.storage.base import Stage
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -61,25 +61,24 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
             log.info("encode %s: nothing to do (gone, finished, or held by another worker)", public_id)
             return
         profile = _profile_for(session, media)
-    out_dir = ctx.storage.local_path(f"hls/{public_id}")
-    thumbs = ctx.storage.local_path(f"thumbnails/{public_id}")
+    outputs = (f"hls/{public_id}", f"thumbnails/{public_id}")
     try:
-        _reset_and_encode(ctx, media, profile, out_dir, thumbs)
+        _reset_and_encode(ctx, media, profile)
     except MediaGone:
         log.info("encode %s: media deleted while encoding; outputs removed", public_id)
-        _remove(out_dir, thumbs)
+        _remove(ctx, *outputs)
         return
     except NoSpace:
         # Outputs first: removing them frees the space the row's update needs.
         log.error("encode %s failed: no space left on device; partial output removed", public_id)
-        _remove(out_dir, thumbs)
+        _remove(ctx, *outputs)
         _finish(ctx, media, "failed", NO_SPACE_MESSAGE)
         return
     except (ProbeError, EncodeError) as exc:
         permanent = isinstance(exc, ProbeError) or exc.permanent
         if permanent or retries_left <= 0:
             log.warning("encode %s failed: %s", public_id, exc)
-            _remove(out_dir, thumbs)  # a failed item has nothing to play
+            _remove(ctx, *outputs)  # a failed item has nothing to play
             _finish(ctx, media, "failed", _human(exc))
             return
         log.warning("encode %s: retryable failure (%s), %d retries left", public_id, exc, retries_left)
@@ -98,10 +97,17 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
     log.info("encode %s: completed", public_id)
 
 
-def _reset_and_encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
+def _reset_and_encode(ctx: Runtime, media: Media, profile: Profile) -> None:
+    """Encode into fresh stages (a retry never mixes with a dead attempt's files): on S3 each segment is
+    published as ffmpeg closes it, playlists after their segments (docs/architecture.md, "Storage")."""
+    storage = ctx.storage
     try:
-        _reset(out_dir, thumbs)
-        _encode(ctx, media, profile, out_dir, thumbs)
+        with (
+            storage.fetch(media.source_key) as source,
+            storage.stage(f"hls/{media.public_id}") as hls,
+            storage.stage(f"thumbnails/{media.public_id}") as thumbs,
+        ):
+            _encode(ctx, media, profile, source, hls, thumbs.path)
     except MediaGone:
         raise
     except Exception as exc:
@@ -124,8 +130,8 @@ def _profile_for(session: Session, media: Media) -> Profile:
     return profiles.to_profile(row or profiles.default_profile(session))
 
 
-def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs: Path) -> None:
-    source = ctx.storage.local_path(media.source_key)
+def _encode(ctx: Runtime, media: Media, profile: Profile, source: Path, hls: Stage, thumbs: Path) -> None:
+    out_dir = hls.path
     info = probe(source, max_pixels=ctx.settings.max_source_pixels)
     rungs = ladder_for(info, profile)
     argv = build_hls_command(
@@ -143,6 +149,7 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs:
     def on_progress(percent: int) -> None:
         # 100 is written by _finish once thumbnails are done too.
         _beat(ctx, media, min(percent, 99))
+        hls.sync()  # what ffmpeg closed becomes readable before "playable" is announced
         playable.check()
 
     with _Heartbeat(ctx, media):
@@ -153,6 +160,7 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, out_dir: Path, thumbs:
             timeout=time_limit(info.duration),
             logger=log,
         )
+        hls.sync()
         playable.check()  # at the latest now, so media.playable always comes before media.completed
         rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
         _thumbnails(ctx, info, rungs[-1], out_dir, thumbs)
@@ -241,16 +249,12 @@ def _finish(ctx: Runtime, media: Media, status: str, error: str | None) -> None:
         encoding.finish(session, media_id=media.id, attempt=media.encode_attempts, status=status, error=error)
 
 
-def _reset(*folders: Path) -> None:
-    """Start from clean output folders (a retry must not mix in a dead attempt's segments)."""
-    _remove(*folders)
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-
-
-def _remove(*folders: Path) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+def _remove(ctx: Runtime, *prefixes: str) -> None:
+    for prefix in prefixes:
+        try:
+            ctx.storage.delete_prefix(prefix)
+        except StorageError:
+            log.exception("could not remove %s (the orphan sweep retries)", prefix)
 
 
 def _human(exc: ProbeError | EncodeError) -> str:

@@ -1,0 +1,144 @@
+"""The encode pipeline on S3 storage (a real S3 protocol server): the worker fetches the source from
+the bucket and publishes every segment as ffmpeg closes it, playlists after their segments."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import m3u8
+import pytest
+
+from tests.conftest import (
+    Server,
+    make_clip,
+    start_server,
+    start_worker,
+    stop_server,
+    stop_worker,
+    upload_file,
+    wait_for_status,
+)
+from tests.helpers import eventually
+from tests.tasks.test_encode_pipeline import check_hls, ffmpeg_running
+from vsrc.errors import NotFound
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, module_s3_url: str) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("enc-s3"), storage_url=module_s3_url)
+    worker = start_worker(srv.settings)
+    yield srv
+    stop_worker(worker)
+    stop_server(srv)
+
+
+def keys(server: Server, prefix: str) -> list[str]:
+    return server.runtime.storage.list(prefix)
+
+
+def download(server: Server, prefix: str, dest: Path) -> Path:
+    """Copy every object under ``prefix`` into ``dest`` (same relative names)."""
+    storage = server.runtime.storage
+    for key in storage.list(prefix):
+        target = dest / key.removeprefix(prefix + "/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"".join(storage.read_range(key)))
+    return dest
+
+
+def read_text(server: Server, key: str) -> str:
+    return b"".join(server.runtime.storage.read_range(key)).decode()
+
+
+def media_files_on_disk(server: Server) -> list[Path]:
+    """Media files in the data dir outside the scratch area (there must be none on S3)."""
+    root = server.settings.data_dir
+    return [p for p in root.rglob("*") if p.is_file() and p.suffix in (".ts", ".m3u8", ".jpg", ".mp4")]
+
+
+def test_ladder_lands_in_the_bucket_and_plays(stack: Server, tmp_path: Path) -> None:
+    write, _ = stack.account_keys()
+    clip = make_clip(tmp_path / "landscape.mp4", seconds=5, size="640x360", rate=30)
+    media_id = upload_file(stack, write, clip)
+    data, _ = wait_for_status(stack, write, media_id)
+    assert data["encodingStatus"] == "completed", data
+    local = download(stack, f"hls/{media_id}", tmp_path / "hls")
+    assert check_hls(local, fps=30, seconds=5, audio=True) == [(640, 360), (426, 240)]
+    assert keys(stack, f"thumbnails/{media_id}") == [
+        f"thumbnails/{media_id}/poster.jpg",
+        f"thumbnails/{media_id}/storyboard.jpg",
+        f"thumbnails/{media_id}/storyboard.vtt",
+    ]
+    assert read_text(stack, f"thumbnails/{media_id}/storyboard.vtt").startswith("WEBVTT")
+    assert media_files_on_disk(stack) == []  # nothing but the database and the queue stays local
+
+
+def test_delete_removes_every_object(stack: Server, tmp_path: Path) -> None:
+    write, _ = stack.account_keys()
+    media_id = upload_file(stack, write, make_clip(tmp_path / "short.mp4", seconds=2))
+    assert wait_for_status(stack, write, media_id)[0]["encodingStatus"] == "completed"
+    assert keys(stack, f"hls/{media_id}") and keys(stack, f"media/{media_id}")
+    with stack.client(write) as client:
+        assert client.delete(f"/api/v1/media/{media_id}").status_code == 200
+    for area in ("media", "hls", "thumbnails"):
+        assert keys(stack, f"{area}/{media_id}") == []
+
+
+@pytest.mark.timeout(900)  # two veryslow encodes of 20 s: long on a loaded machine
+def test_playable_early_and_a_retry_never_mixes_attempts(tmp_path: Path, module_s3_url: str) -> None:
+    srv = start_server(tmp_path / "data", storage_url=module_s3_url)
+    try:
+        write, _ = srv.account_keys()
+        with srv.client(write) as client:
+            slow = client.post(
+                "/api/v1/encoding-profiles",
+                json={
+                    "name": "slow",
+                    "rungs": [{"height": 360, "videoBitrate": 800_000}],
+                    "preset": "veryslow",
+                },
+            ).json()["data"]["id"]
+        clip = make_clip(tmp_path / "long.mp4", seconds=20, size="640x360", rate=30)
+        media_id = upload_file(srv, write, clip, encodingProfileId=str(slow))
+        env = {"VSRC_ENCODE_STALE_SECONDS": "2"}
+        worker = start_worker(srv.settings, **env)
+        playlist_key = f"hls/{media_id}/360p/index.m3u8"
+
+        def listed_segments() -> list[str] | None:
+            try:
+                rung = m3u8.loads(read_text(srv, playlist_key))
+            except NotFound:
+                return None
+            return [s.uri for s in rung.segments] or None
+
+        first = eventually(listed_segments, timeout=120, what="the first 360p segment in the bucket")
+        rung = m3u8.loads(read_text(srv, playlist_key))
+        assert rung.playlist_type == "event" and not rung.is_endlist
+        # Published in order: every segment a playlist in the bucket lists is in the bucket.
+        assert all(f"hls/{media_id}/360p/{uri}" in keys(srv, f"hls/{media_id}") for uri in first)
+        assert f"hls/{media_id}/master.m3u8" in keys(srv, f"hls/{media_id}")
+
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        eventually(lambda: not ffmpeg_running(media_id), timeout=15, what="ffmpeg gone with its worker")
+        scratch = srv.settings.scratch_dir
+        assert any(scratch.iterdir())  # the dead worker's stage is still there …
+        worker = start_worker(srv.settings, **env)
+        try:
+            data, _ = wait_for_status(srv, write, media_id, timeout=600)
+        finally:
+            stop_worker(worker)
+        assert not any(scratch.iterdir())  # … until the next worker sweeps it
+        assert data["encodingStatus"] == "completed", data
+        rung = m3u8.loads(read_text(srv, playlist_key))
+        assert rung.is_endlist and round(sum(s.duration for s in rung.segments)) == 20
+        listed = {f"hls/{media_id}/360p/{s.uri}" for s in rung.segments}
+        stored = {k for k in keys(srv, f"hls/{media_id}/360p") if k.endswith(".ts")}
+        assert stored == listed  # no segment of the killed attempt is mixed in
+    finally:
+        stop_server(srv)
