@@ -1,6 +1,9 @@
 """Upload benchmark: a ~1 GiB real MP4 streamed to `vsrc api` over loopback vs a plain `cp`.
 
-    .venv/bin/python -m bench.upload [--reps 5] [--client curl|httpx] [--workdir DIR] [--json FILE]
+    .venv/bin/python -m bench.upload [--reps 5] [--client curl|httpx] [--s3] [--workdir DIR] [--json FILE]
+
+``--s3`` adds a step: the same upload to a second API process storing into S3 (a moto server the
+bench starts, bench/s3.py), so that S3 and local disk are compared in one run.
 
 Per repetition, interleaved (order rotated each repetition) so that they share the machine's
 noise: `cp` of the file (the baseline; median of 3 copies); the same upload to a bare ASGI app
@@ -14,6 +17,7 @@ Reports medians, upload/cp (target >= 0.5) and the server's peak RSS growth (tar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -45,6 +49,9 @@ class Rep:
     status: int
     rss_growth_mib: float
     hwm_growth_mib: float
+    s3: float = 0.0  # MiB/s of the upload to the API on S3 (--s3)
+    s3_status: int = 0
+    s3_hwm_growth_mib: float = 0.0
 
 
 @dataclass
@@ -99,7 +106,20 @@ def make_video(workdir: Path) -> tuple[Path, Path]:
     return seed, video
 
 
-def run(workdir: Path, reps: int, client_name: str) -> Result:
+def start_s3_api(workdir: Path, stack: contextlib.ExitStack) -> tuple[common.ServerProcess, str]:
+    """An API process on a moto bucket (its own data dir), warmed up; returns it and a write key."""
+    from bench.s3 import moto_bucket, vsrc_api_factory
+
+    url, aws = stack.enter_context(moto_bucket())
+    env = common.vsrc_env(workdir / "data-s3", VSRC_STORAGE_URL=url, **aws)
+    # `vsrc migrate` and `vsrc keys` need no media storage: the CLI runs them on S3 too.
+    common.vsrc_cli(["migrate"], env)
+    key = common.create_key(env)
+    server = stack.enter_context(vsrc_api_factory(env))
+    return server, key
+
+
+def run(workdir: Path, reps: int, client_name: str, s3: bool = False) -> Result:
     upload: Client = CLIENTS[client_name]
     seed, video = make_video(workdir)
     size = video.stat().st_size
@@ -113,19 +133,32 @@ def run(workdir: Path, reps: int, client_name: str) -> Result:
 
     reference = common.uvicorn_app("bench.drain_app:app")
     reference.env["BENCH_DRAIN_DIR"] = str(workdir)
-    with reference, common.vsrc_api(env) as server:
+    steps = [*STEPS, "s3"] if s3 else STEPS
+    with reference, common.vsrc_api(env) as server, contextlib.ExitStack() as stack:
         warm = upload(server.url + UPLOAD_PATH, key, seed)  # the first upload imports PyAV: not measured
         print(f"  warm-up upload of the {seed.stat().st_size / MIB:.0f} MiB seed: HTTP {warm.status}")
         delete_media(server.url, key, warm.media_id)
+        if s3:
+            s3_server, s3_key = start_s3_api(workdir, stack)
+            warm = upload(s3_server.url + UPLOAD_PATH, s3_key, seed)
+            print(f"  warm-up upload to the API on S3: HTTP {warm.status}")
+            delete_media(s3_server.url, s3_key, warm.media_id)
         for i in range(reps):
             seconds: dict[str, float] = {}
             status, growth, hwm_growth = 0, 0.0, 0.0
-            for step in STEPS[i % len(STEPS) :] + STEPS[: i % len(STEPS)]:  # rotate: no step always first
+            s3_status, s3_hwm = 0, 0.0
+            for step in steps[i % len(steps) :] + steps[: i % len(steps)]:  # rotate: no step always first
                 _sync()
                 if step == "cp":  # the noisiest step (page-cache allocation): median of 3
                     seconds[step] = common.median([time_cp(video, copy) for _ in range(CP_RUNS)])
                 elif step in ("drain", "write"):
                     seconds[step] = upload(f"{reference.url}/{step}", key, video).seconds
+                elif step == "s3":
+                    hwm_before = status_kib(s3_server.pid, "VmHWM")
+                    real = upload(s3_server.url + UPLOAD_PATH, s3_key, video)
+                    s3_hwm = (status_kib(s3_server.pid, "VmHWM") - hwm_before) / 1024
+                    seconds[step], s3_status = real.seconds, real.status
+                    delete_media(s3_server.url, s3_key, real.media_id)  # frees moto's memory
                 else:
                     hwm_before = status_kib(server.pid, "VmHWM")
                     with RssSampler(server.pid) as sampler:
@@ -143,12 +176,20 @@ def run(workdir: Path, reps: int, client_name: str) -> Result:
                 status,
                 growth,
                 hwm_growth,
+                mib / seconds["s3"] if s3 else 0.0,
+                s3_status,
+                s3_hwm,
             )
             result.reps.append(rep)
             print(
                 f"  rep {i + 1}: cp {rep.cp:.0f}, drain {rep.drain:.0f}, write {rep.write:.0f}, "
                 f"upload {rep.upload:.0f} MiB/s (HTTP {rep.status}); "
-                f"server RSS +{rep.rss_growth_mib:.1f} MiB",
+                f"server RSS +{rep.rss_growth_mib:.1f} MiB"
+                + (
+                    f"; S3 upload {rep.s3:.0f} MiB/s (HTTP {rep.s3_status}, VmHWM +{s3_hwm:.1f} MiB)"
+                    if s3
+                    else ""
+                ),
                 flush=True,
             )
     return result
@@ -195,6 +236,15 @@ def report(res: Result) -> str:
     )
     ok_ratio = res.ratio >= TARGET_RATIO
     ok_rss = res.rss_growth_max < TARGET_RSS_MIB
+    s3_lines = []
+    if res.reps and res.reps[0].s3:
+        s3_lines = [
+            f"- S3 (moto) upload: median {res.med('s3'):.0f} MiB/s, S3/local upload = "
+            f"{res.med('s3') / res.med('upload'):.2f} (per repetition "
+            f"{min(r.s3 / r.upload for r in res.reps):.2f} .. {max(r.s3 / r.upload for r in res.reps):.2f}); "
+            f"HTTP {sorted({r.s3_status for r in res.reps})}; API VmHWM growth max "
+            f"{max(r.s3_hwm_growth_mib for r in res.reps):.1f} MiB",
+        ]
     return "\n".join(
         [
             f"machine: {res.machine}; {res.date}; load average {res.load_start:.2f} at start, "
@@ -211,6 +261,7 @@ def report(res: Result) -> str:
             f"upload/uvicorn-write = {res.med('upload') / res.med('write'):.2f}",
             f"- peak server RSS growth {res.rss_growth_max:.1f} MiB (target < {TARGET_RSS_MIB:.0f}): "
             f"{'MET' if ok_rss else 'MISSED'}",
+            *s3_lines,
             "",
         ]
     )
@@ -223,10 +274,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     default_client = "curl" if shutil.which("curl") else "httpx"
     parser.add_argument("--client", choices=sorted(CLIENTS), default=default_client)
+    parser.add_argument("--s3", action="store_true", help="also upload to an API on S3 (moto)")
     common.add_run_options(parser)
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
-    res = common.in_workdir(args.workdir, "upload", lambda work: run(work, args.reps, args.client))
+    res = common.in_workdir(args.workdir, "upload", lambda work: run(work, args.reps, args.client, args.s3))
     res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res))
