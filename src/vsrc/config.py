@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     signing_key_cache_seconds: float = Field(
         default=10, ge=0, le=300, description="how long an API process trusts a cached signing key"
     )
+    delivery_cache_seconds: float = Field(
+        default=1, ge=0, le=60, description="how long delivery trusts a cached file, policy or resolve answer"
+    )
+    delivery_cache_mb: int = Field(
+        default=256, ge=0, description="memory for cached delivery files per API process"
+    )
+    delivery_accel_prefix: str = Field(
+        default="",
+        description="behind nginx: send local media with X-Accel-Redirect to this internal location",
+    )
     open_signup: bool = Field(
         default=False, description="dashboard sign-up stays open after the first user (else: CLI only)"
     )

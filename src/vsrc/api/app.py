@@ -14,6 +14,7 @@ from vsrc import __version__
 from vsrc.api.background import housekeeping
 from vsrc.api.bodylimit import BodyLimitMiddleware
 from vsrc.api.cors import CORSExceptMiddleware
+from vsrc.api.delivery import DeliveryMiddleware
 from vsrc.api.deps import AppState
 from vsrc.api.diskguard import DiskGuardMiddleware
 from vsrc.api.errors import install_error_handlers
@@ -112,6 +113,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Outermost: behind a trusted proxy the client is the X-Forwarded-For address, for the rate
     # limits and analytics; anyone else's X-Forwarded-For is ignored.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    # Viewer delivery answers before every other layer (plain ASGI, cached; docs/architecture.md).
+    app.add_middleware(DeliveryMiddleware, state=app.state.vsrc)
     routers = (
         health.router,
         media.router,

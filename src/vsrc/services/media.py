@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from vsrc.db.models import EncodingProfile, LiveStream, Media, Tag, media_tags
 from vsrc.errors import FieldError, NotFound, ValidationFailed
 from vsrc.ids import VOD_ID_RE
+from vsrc.services import playback_policy
 from vsrc.services.playback_policy import POLICIES, PUBLIC, marker_key, parse_policy
 from vsrc.services.tags import get_or_create_tags, parse_tags
 from vsrc.storage import Storage
@@ -352,5 +353,6 @@ def purge_files(storage: Storage, public_id: str) -> int:
     removed = 0
     for prefix in media_prefixes(public_id):
         removed += storage.delete_prefix(prefix)
+    playback_policy.changed(public_id)  # this process's delivery caches stop serving it now
     log.info("deleted %d stored files of %s", removed, public_id)
     return removed

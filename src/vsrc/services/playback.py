@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from vsrc.db.models import LiveStream, Media
 from vsrc.errors import NotFound
 from vsrc.ids import MEDIA_ID_RE
-from vsrc.storage import Storage
 
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 
@@ -73,22 +72,19 @@ def resolve_master(session: Session, *, public_id: str, public_url: str) -> str:
     return master_url(public_url, public_id)
 
 
-def public_file(storage: Storage, *, area: str, public_id: str, path: str) -> Path:
-    """The stored file ``area/public_id/path``; anything that could escape that folder is ``NotFound``."""
+def file_key(*, area: str, public_id: str, path: str) -> str:
+    """The storage key of the public file ``area/public_id/path``; anything that could name a file
+    outside that folder (``..``, hidden names, empty parts, unknown types) is ``NotFound``."""
     parts = path.split("/")
     if (
         not MEDIA_ID_RE.match(public_id)
         or not 1 <= len(parts) <= 3
         or not all(_SEGMENT_RE.match(p) and ".." not in p for p in parts)
-        or Path(parts[-1]).suffix.lower() not in CONTENT_TYPES
+        or PurePosixPath(parts[-1]).suffix.lower() not in CONTENT_TYPES
     ):
         raise NotFound("Not found")
-    folder = storage.local_path(f"{area}/{public_id}")
-    file = storage.local_path(f"{area}/{public_id}/{path}")
-    if folder not in file.parents or not file.is_file():
-        raise NotFound("Not found")
-    return file
+    return f"{area}/{public_id}/{path}"
 
 
-def content_type(path: Path) -> str:
-    return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")

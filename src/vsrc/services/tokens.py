@@ -243,9 +243,13 @@ class PlaybackGuard:
         """For files: a public item costs one storage existence check and no database query."""
         if not is_signed(self._storage, public_id):
             return False
+        self.verify_signed(public_id, audience=audience, token=token)
+        return True
+
+    def verify_signed(self, public_id: str, *, audience: str, token: str | None) -> None:
+        """The token check of a file of an item already known to be signed (``TokenRefused``)."""
         account_id = self._owner(public_id)
         self.verifier.verify(token, media_id=public_id, account_id=account_id, audience=audience)
-        return True
 
     def _owner(self, public_id: str) -> int:
         with self._lock:

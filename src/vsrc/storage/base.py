@@ -87,6 +87,11 @@ class Storage(Protocol):
         """A local filesystem path for ``key`` (for ffmpeg and PyAV). Local storage only: S3 raises
         ``StorageError`` (docs/architecture.md, "Storage")."""
 
+    def local_file(self, key: str) -> Path | None:
+        """The local file holding ``key`` when this backend keeps one and it exists, else None: a
+        zero-copy fast path for readers (delivery stats and reads it directly; a front nginx can
+        send it with X-Accel-Redirect). Never a path to write to; S3 always answers None."""
+
     def exists(self, key: str) -> bool: ...
 
     def size(self, key: str) -> int:

@@ -109,6 +109,10 @@ class LocalStorage:
     def local_path(self, key: str) -> Path:
         return self._resolve(key)
 
+    def local_file(self, key: str) -> Path | None:
+        path = self._resolve(key)
+        return path if path.is_file() else None
+
     def exists(self, key: str) -> bool:
         return self._resolve(key).exists()
 

@@ -190,6 +190,10 @@ class S3Storage:
             "this code path still needs local files"
         )
 
+    def local_file(self, key: str) -> Path | None:
+        check_key(key)
+        return None  # no local copies: readers use size() and read_range()
+
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
             return dict(self.client.head_object(Bucket=self.bucket, Key=self._key(key)))

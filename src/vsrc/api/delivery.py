@@ -1,0 +1,222 @@
+"""Viewer delivery as plain ASGI, in front of every other middleware (docs/architecture.md, "Delivery").
+
+``GET``/``HEAD`` of ``/hls/resolve/{id}``, ``/hls/{id}/{path}`` and ``/thumbnails/{id}/{path}`` are
+answered here: no dependency injection, no thread-pool hop and no database query when the answer is in
+``services/delivery``'s cache, and a segment leaves as one ``http.response.body`` message. Other methods
+(CORS preflights, 405s) go on to the FastAPI app, whose routes in ``routes/playback.py`` describe these
+paths in the OpenAPI document.
+
+Behind nginx (``VSRC_DELIVERY_ACCEL_PREFIX``), a public or token-checked segment or image on local
+storage is answered with ``X-Accel-Redirect`` and nginx sends the file itself (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from starlette.concurrency import iterate_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vsrc.api.deps import AppState
+from vsrc.api.errors import error_response
+from vsrc.errors import NotFound, ValidationFailed, VsrcError
+from vsrc.ids import MEDIA_ID_RE
+from vsrc.media.tokenized import tokenize_playlist, tokenize_vtt
+from vsrc.services import playback
+from vsrc.services.delivery import Blob, DeliveryCache
+from vsrc.services.tokens import AUD_STORYBOARD, AUD_THUMBNAIL, AUD_VIDEO, MAX_TOKEN_CHARS
+
+# Segments never change once written; playlists do while encoding or live.
+IMMUTABLE = b"public, max-age=31536000, immutable"
+SHORT = b"public, max-age=1"
+# Signed answers are per viewer: never stored by shared caches.
+PRIVATE_IMMUTABLE = b"private, max-age=86400"
+PRIVATE_SHORT = b"private, max-age=1"
+NO_STORE = b"private, no-store"
+
+# Players run on customers' origins (the API-wide CORS policy, answered here without the middleware).
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"Content-Length, Content-Range, Accept-Ranges, Retry-After"),
+]
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_LISTINGS = (".m3u8", ".vtt")
+
+
+class DeliveryMiddleware:
+    def __init__(self, app: ASGIApp, *, state: AppState) -> None:
+        self.app = app
+        self.state = state
+        settings = state.settings
+        self.cache = DeliveryCache(
+            state.storage, ttl=settings.delivery_cache_seconds, max_bytes=settings.delivery_cache_mb * 1024**2
+        )
+        self.accel = settings.delivery_accel_prefix.rstrip("/").encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        try:
+            if path.startswith("/hls/resolve/"):
+                await self._resolve(scope, send, path[len("/hls/resolve/") :])
+            elif path.startswith("/hls/"):
+                await self._file(scope, send, "hls", path[len("/hls/") :])
+            elif path.startswith("/thumbnails/"):
+                await self._file(scope, send, "thumbnails", path[len("/thumbnails/") :])
+            else:
+                await self.app(scope, receive, send)
+        except VsrcError as exc:
+            await error_response(exc)(scope, receive, send)
+
+    async def _resolve(self, scope: Scope, send: Send, media_id: str) -> None:
+        if "/" in media_id or not MEDIA_ID_RE.match(media_id):
+            raise NotFound("Media not found")
+        item = self.cache.fresh_item(media_id)
+        if item is None:
+            item = await anyio.to_thread.run_sync(self.cache.item, self.state.sessions, media_id)
+        token = _token(scope) if item.signed else None
+        url = playback.master_url(self.state.settings.public_url, media_id)
+        cache = b"no-cache"
+        if item.signed:
+            guard = self.state.guard
+            await anyio.to_thread.run_sync(lambda: guard.check_item(item, audience=AUD_VIDEO, token=token))
+            url, cache = playback.with_token(url, token), NO_STORE
+        body = json.dumps({"ul": url}, separators=(",", ":")).encode()
+        await _send(scope, send, 200, b"application/json", cache, body)
+
+    async def _file(self, scope: Scope, send: Send, area: str, rest: str) -> None:
+        media_id, _, path = rest.partition("/")
+        if not MEDIA_ID_RE.match(media_id):
+            raise NotFound("Not found")
+        # The token is checked before the file is looked up: a signed item does not tell which files exist.
+        signed = self.cache.fresh_signed(media_id)
+        if signed is None:
+            signed = await anyio.to_thread.run_sync(self.cache.signed, media_id)
+        token = None
+        if signed:
+            token = _token(scope)
+            audience = _audience(area, path)
+            guard = self.state.guard
+            await anyio.to_thread.run_sync(
+                lambda: guard.verify_signed(media_id, audience=audience, token=token)
+            )
+        key = playback.file_key(area=area, public_id=media_id, path=path)
+        blob = self.cache.fresh_file(key)
+        if blob is None:
+            blob = await anyio.to_thread.run_sync(self.cache.file, key)
+        else:
+            self.cache.touch(key)
+        listing = key.endswith(_LISTINGS)
+        media_type = playback.content_type(key).encode()
+        if signed and listing:
+            assert token is not None  # verify_signed refuses a signed item without one
+            await _send(scope, send, 200, media_type, PRIVATE_SHORT, _tokenized(blob, key, token))
+            return
+        if signed:
+            cache = PRIVATE_IMMUTABLE
+        else:
+            cache = SHORT if key.endswith(".m3u8") else IMMUTABLE
+        if self.accel and blob.path is not None and blob.final and not listing:
+            headers = [(b"x-accel-redirect", self.accel + b"/" + key.encode())]
+            await _send(scope, send, 200, media_type, cache, b"", headers)
+            return
+        await self._body(scope, send, blob, media_type, cache)
+
+    async def _body(self, scope: Scope, send: Send, blob: Blob, media_type: bytes, cache: bytes) -> None:
+        size = blob.size
+        wanted = _range(scope, size)
+        if isinstance(wanted, str):  # unsatisfiable
+            extra = [(b"content-range", b"bytes */%d" % size)]
+            await _send(scope, send, 416, media_type, cache, b"", extra)
+            return
+        status, start, stop, extra = 200, 0, size, []
+        if wanted is not None:
+            start, stop = wanted
+            status = 206
+            extra = [(b"content-range", b"bytes %d-%d/%d" % (start, stop - 1, size))]
+        if blob.body is not None or scope["method"] == "HEAD":
+            body = b"" if blob.body is None else blob.body[start:stop]
+            await _send(scope, send, status, media_type, cache, body, extra, length=stop - start)
+            return
+        # Too big to keep in memory: streamed through storage (local disk or S3) chunk by chunk.
+        await _start(send, status, media_type, cache, stop - start, extra)
+        storage = self.cache.storage
+        async for chunk in iterate_in_threadpool(blob.chunks(storage, start, stop)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _token(scope: Scope) -> str | None:
+    query = scope.get("query_string", b"")
+    if b"token=" not in query:
+        return None
+    token = dict(parse_qsl(query.decode("latin-1"))).get("token")
+    if token is not None and len(token) > MAX_TOKEN_CHARS:
+        raise ValidationFailed.field("token", f"at most {MAX_TOKEN_CHARS} characters")
+    return token
+
+
+def _audience(area: str, path: str) -> str:
+    if area == "hls":
+        return AUD_VIDEO
+    return AUD_STORYBOARD if path.startswith("storyboard") else AUD_THUMBNAIL
+
+
+def _tokenized(blob: Blob, key: str, token: str) -> bytes:
+    assert blob.body is not None  # playlists and storyboards are small
+    text = blob.body.decode("utf-8")
+    out = tokenize_playlist(text, token) if key.endswith(".m3u8") else tokenize_vtt(text, token)
+    return out.encode()
+
+
+def _range(scope: Scope, size: int) -> tuple[int, int] | str | None:
+    """``(start, stop)`` of a single satisfiable ``Range``, ``"unsatisfiable"``, or None for the whole
+    file (no Range, or one this server ignores: several ranges, another unit, malformed)."""
+    header = next((v for k, v in scope["headers"] if k == b"range"), None)
+    if header is None:
+        return None
+    match = _RANGE_RE.match(header.decode("latin-1").strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        tail = int(last)
+        return (max(size - tail, 0), size) if tail and size else "unsatisfiable"
+    start = int(first)
+    stop = size if last == "" else min(int(last) + 1, size)
+    if start >= size or stop <= start:
+        return "unsatisfiable"
+    return start, stop
+
+
+async def _start(
+    send: Send, status: int, media_type: bytes, cache: bytes, length: int, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        (b"content-type", media_type),
+        (b"content-length", b"%d" % length),
+        (b"cache-control", cache),
+        (b"accept-ranges", b"bytes"),
+        *CORS,
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _send(
+    scope: Scope,
+    send: Send,
+    status: int,
+    media_type: bytes,
+    cache: bytes,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    length: int | None = None,
+) -> None:
+    await _start(send, status, media_type, cache, len(body) if length is None else length, extra or [])
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
