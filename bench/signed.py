@@ -44,7 +44,7 @@ def _in_process(data_dir: Path, signed_id: str, public_id: str, token: str) -> l
     from vsrc.config import Settings
     from vsrc.media.tokenized import tokenize_playlist
     from vsrc.runtime import Runtime
-    from vsrc.services.playback import public_file
+    from vsrc.services.playback import file_key
     from vsrc.services.tokens import PlaybackGuard, TokenVerifier
 
     runtime = Runtime(Settings(data_dir=data_dir))
@@ -63,8 +63,8 @@ def _in_process(data_dir: Path, signed_id: str, public_id: str, token: str) -> l
             token, media_id=signed_id, account_id=owner, audience="v"
         ),
         f"rewrite a {VARIANT_LINES}-segment variant playlist": lambda: tokenize_playlist(playlist, token),
-        "today's public file lookup (playback.public_file)": lambda: public_file(
-            runtime.storage, area="hls", public_id=public_id, path="720p/seg_00000.ts"
+        "public file key check + storage lookup": lambda: runtime.storage.local_file(
+            file_key(area="hls", public_id=public_id, path="720p/seg_00000.ts")
         ),
     }
     rows: list[list[object]] = []
