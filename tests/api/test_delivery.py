@@ -101,6 +101,8 @@ def test_bytes_types_ranges_and_heads(srv: Server, streamed: bool, monkeypatch: 
         poster = client.get(f"/thumbnails/{VOD}/poster.jpg")
         assert poster.content == b"\xff\xd8poster" and poster.headers["content-type"] == "image/jpeg"
         assert client.get(f"/hls/{VOD}/360p/seg_00009.ts").status_code == 404
+        too_long = client.get(f"/hls/{VOD}/master.m3u8", params={"token": "x" * 20000})
+        assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "token"
         assert client.get(f"/hls/{VOD}/360p").status_code == 404
     srv.runtime.storage.put_bytes("secret.txt", b"do not serve")
     for path in (

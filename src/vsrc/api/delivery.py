@@ -74,12 +74,12 @@ class DeliveryMiddleware:
             await error_response(exc)(scope, receive, send)
 
     async def _resolve(self, scope: Scope, send: Send, media_id: str) -> None:
+        token = _token(scope)  # validated even where it is not needed, as the OpenAPI document says
         if "/" in media_id or not MEDIA_ID_RE.match(media_id):
             raise NotFound("Media not found")
         item = self.cache.fresh_item(media_id)
         if item is None:
             item = await anyio.to_thread.run_sync(self.cache.item, self.state.sessions, media_id)
-        token = _token(scope) if item.signed else None
         url = playback.master_url(self.state.settings.public_url, media_id)
         cache = b"no-cache"
         if item.signed:
@@ -91,15 +91,14 @@ class DeliveryMiddleware:
 
     async def _file(self, scope: Scope, send: Send, area: str, rest: str) -> None:
         media_id, _, path = rest.partition("/")
+        token = _token(scope)  # validated even where it is not needed, as the OpenAPI document says
         if not MEDIA_ID_RE.match(media_id):
             raise NotFound("Not found")
         # The token is checked before the file is looked up: a signed item does not tell which files exist.
         signed = self.cache.fresh_signed(media_id)
         if signed is None:
             signed = await anyio.to_thread.run_sync(self.cache.signed, media_id)
-        token = None
         if signed:
-            token = _token(scope)
             audience = _audience(area, path)
             guard = self.state.guard
             await anyio.to_thread.run_sync(
