@@ -166,7 +166,9 @@ def test_signed_items_and_policy_changes_made_elsewhere(srv: Server) -> None:
     lay_out(srv.runtime.storage, live_id)
     master, seg = f"/hls/{live_id}/master.m3u8", f"/hls/{live_id}/360p/seg_00000.ts"
     with srv.client() as client:
-        refused(client.get(master), "token is required")
+        denied = client.get(master, headers={"Origin": "https://customer.example"})
+        refused(denied, "token is required")
+        assert denied.headers["access-control-allow-origin"] == "*"  # a player elsewhere reads why
         refused(client.get(f"/hls/resolve/{live_id}"), "token is required")
         # A signed item does not tell which files exist.
         refused(client.get(f"/hls/{live_id}/missing.m3u8"), "token is required")

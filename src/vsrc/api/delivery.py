@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from starlette.concurrency import iterate_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vsrc.api.deps import AppState
 from vsrc.api.errors import error_response
@@ -71,7 +71,13 @@ class DeliveryMiddleware:
             else:
                 await self.app(scope, receive, send)
         except VsrcError as exc:
-            await error_response(exc)(scope, receive, send)
+            # With the CORS headers, so that a player on another origin can read why (403 reasons).
+            async def send_with_cors(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], *CORS]
+                await send(message)
+
+            await error_response(exc)(scope, receive, send_with_cors)
 
     async def _resolve(self, scope: Scope, send: Send, media_id: str) -> None:
         token = _token(scope)  # validated even where it is not needed, as the OpenAPI document says
