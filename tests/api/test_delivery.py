@@ -43,7 +43,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, storage_url: str | None) -> It
 
 def other_process(server: Server) -> Storage:
     """The same storage as another API process would open it: its changes notify nobody here."""
-    return open_storage(server.settings.storage_location)
+    return open_storage(server.settings.storage_location, scratch=server.settings.scratch_dir)
 
 
 def lay_out(storage: Storage, media_id: str) -> None:
