@@ -145,7 +145,9 @@ def test_aborted_receive_leaves_nothing(backend: Backend, tmp_path: Path) -> Non
 def test_abort_unfinished_ends_only_abandoned_uploads(backend: Backend, tmp_path: Path) -> None:
     """A killed process leaves its multipart upload open on S3; the sweep ends it once it is idle."""
     incoming = backend.storage.receive("media/vod_g/original.mp4", tmp_path / "scratch")
-    incoming.write(os.urandom(PART + 1))  # one part sent
+    # Two parts: the second waits for the first to be sent (moto reports a fixed 2010 "Initiated"
+    # date, so a part's own date is what shows the upload is young there).
+    incoming.write(os.urandom(2 * PART + 1))
     assert backend.storage.abort_unfinished(3600) == 0  # still young: left alone
     ended = backend.storage.abort_unfinished(0)
     if isinstance(backend.storage, S3Storage):

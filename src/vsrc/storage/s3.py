@@ -38,7 +38,9 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 def make_client(location: S3Location) -> S3Client:
     config = Config(
         connect_timeout=5,
-        read_timeout=60,
+        # CompleteMultipartUpload of a large object may answer only after minutes (AWS documents
+        # it); a retry after a read timeout then races the first completion (moto failed so).
+        read_timeout=300,
         retries={"max_attempts": 3, "mode": "standard"},
         # Self-hosted servers (MinIO, moto) rarely have per-bucket DNS names.
         s3={"addressing_style": "path" if location.endpoint else "auto"},

@@ -1,8 +1,10 @@
-"""A streaming S3 write with bounded memory: one part buffered at a time (S3 multipart upload)."""
+"""A streaming S3 write with bounded memory: one part buffered while one is sent (S3 multipart upload)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -11,14 +13,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vsrc.errors import StorageError
 from vsrc.storage.local import INCOMING_PREFIX
 
+log = logging.getLogger("vsrc.storage.s3")
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 
 class MultipartWriter:
-    """Buffers at most ``part_size`` bytes; a small object becomes one PUT, a larger one a multipart
-    upload that ``abort`` removes entirely (no object, no incomplete upload left in the bucket)."""
+    """Buffers at most ``part_size`` bytes while the previous part is sent by a helper thread (so
+    receiving and sending overlap; memory stays at two parts); a small object becomes one PUT, a
+    larger one a multipart upload that ``abort`` removes entirely (no object, no incomplete upload
+    left in the bucket)."""
 
     def __init__(self, client: S3Client, bucket: str, key: str, part_size: int) -> None:
         self._client = client
@@ -28,33 +34,59 @@ class MultipartWriter:
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
+        self._sender: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         self._buffer += data
         while len(self._buffer) >= self._part_size:
-            self._send(bytes(self._buffer[: self._part_size]))
+            part = bytes(self._buffer[: self._part_size])
             del self._buffer[: self._part_size]
+            self._wait()  # one part in flight at most
+            self._start()
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="vsrc-s3-part")
+            self._in_flight = self._sender.submit(self._send, len(self._parts) + 1, part)
 
-    def _send(self, part: bytes) -> None:
+    def _start(self) -> None:
+        if self._upload_id is not None:
+            return
         try:
-            if self._upload_id is None:
-                created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
-                self._upload_id = created["UploadId"]
-            number = len(self._parts) + 1
+            created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not start the upload of {self._key}: {exc}") from exc
+        self._upload_id = created["UploadId"]
+
+    def _send(self, number: int, part: bytes) -> None:
+        assert self._upload_id is not None
+        try:
             sent = self._client.upload_part(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=part
             )
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"could not upload part of {self._key}: {exc}") from exc
+            raise StorageError(f"could not upload part {number} of {self._key}: {exc}") from exc
         self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
+
+    def _wait(self) -> None:
+        """Until the part in flight is sent; raises its ``StorageError``."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def _stop_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
 
     def commit(self) -> None:
         try:
+            self._wait()
+            self._stop_sender()
             if self._upload_id is None:
                 self._client.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
                 return
             if self._buffer:
-                self._send(bytes(self._buffer))
+                self._send(len(self._parts) + 1, bytes(self._buffer))
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
@@ -68,6 +100,12 @@ class MultipartWriter:
 
     def abort(self) -> None:
         self._buffer.clear()
+        try:
+            self._wait()
+        except StorageError as exc:  # the part in flight failed: it is aborted with the rest anyway
+            log.info("while aborting %s: %s", self._key, exc)
+        finally:
+            self._stop_sender()
         if self._upload_id is None:
             return
         upload_id, self._upload_id = self._upload_id, None
