@@ -115,7 +115,8 @@ def start_s3_api(workdir: Path, stack: contextlib.ExitStack) -> tuple[common.Ser
     # `vsrc migrate` and `vsrc keys` need no media storage: the CLI runs them on S3 too.
     common.vsrc_cli(["migrate"], env)
     key = common.create_key(env)
-    server = stack.enter_context(vsrc_api_factory(env))
+    server = vsrc_api_factory(env).start(timeout=180)  # a loaded machine imports boto3 slowly
+    stack.callback(server.stop)
     return server, key
 
 
