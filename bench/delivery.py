@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import (
+    REPO,
     ServerProcess,
     add_run_options,
     cached_ffmpeg,
@@ -84,10 +85,30 @@ def wrk(url: str, *, seconds: float, connections: int) -> Wrk:
     )
 
 
-def nginx(root: Path, prefix: Path) -> ServerProcess:
-    """nginx serving ``root`` as a static folder (sendfile, Debian's defaults: one worker per core)."""
+def deploy_site(vsrc_port: int, port: int, storage: Path) -> str:
+    """docs/deploy.md's nginx block (VSRC behind nginx, X-Accel-Redirect offload) on these ports."""
+    site = re.search(r"```nginx\n(.*?)```", (REPO / "docs" / "deploy.md").read_text(), re.S)
+    assert site, "docs/deploy.md has no nginx block"
+    return (
+        site.group(1)
+        .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{vsrc_port};")
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("alias /var/lib/vsrc/storage/;", f"alias {storage}/;")
+    )
+
+
+def nginx(root: Path, prefix: Path, vsrc_port: int | None = None) -> ServerProcess:
+    """nginx serving ``root`` as a static folder (sendfile, Debian's defaults: one worker per core);
+    with ``vsrc_port``, docs/deploy.md's site in front of that VSRC instead."""
     prefix.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    server = f"""server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /health {{ return 200 '{{"status":"ok"}}'; }}
+    }}"""
+    if vsrc_port is not None:
+        server = deploy_site(vsrc_port, port, root)
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the private temp folder
     conf = prefix / "nginx.conf"
     conf.write_text(
@@ -107,11 +128,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location = /health {{ return 200 '{{"status":"ok"}}'; }}
-    }}
+    {server}
 }}
 """
     )
@@ -167,9 +184,11 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
         timeout=60,
     )
     api = vsrc_api(env)
+    # The production recipe: a second API process that hands segments to nginx (X-Accel-Redirect).
+    accel = vsrc_api({**env, "VSRC_DELIVERY_ACCEL_PREFIX": "/_vsrc_media"})
     refs = work / "refs"
     refs.mkdir(exist_ok=True)
-    with api:
+    with api, accel:
         ids, token = items(api.url, key, clip, storage)
         public = ids["public"]
         resolve = httpx.get(f"{api.url}/hls/resolve/{public}")
@@ -178,8 +197,9 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
             (refs / name).write_bytes((storage / "hls" / public / rel).read_bytes())
         seg = f"/hls/{public}/720p/seg_00000.ts"
         cases = [
-            # (row, VSRC path, reference, reference path)
+            # (row, VSRC path, reference, reference path); "front:" = through docs/deploy.md's nginx
             ("2 s segment (486 KB) GET", seg, "nginx", seg),
+            ("2 s segment GET behind nginx (docs/deploy.md, X-Accel-Redirect)", "front:" + seg, "nginx", seg),
             ("`GET /hls/resolve/{id}`", f"/hls/resolve/{public}", "bare", "/resolve"),
             ("master playlist GET", f"/hls/{public}/master.m3u8", "bare", "/master.m3u8"),
             ("variant playlist GET (150 segments)", f"/hls/{public}/720p/index.m3u8", "bare", "/index.m3u8"),
@@ -191,10 +211,20 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
                 seg,
             ),
         ]
-        with nginx(storage, work / "nginx") as front, bare_app(refs) as bare:
-            servers = {"nginx": front.url, "bare": bare.url, "vsrc": api.url}
+        with (
+            nginx(storage, work / "nginx") as static,
+            nginx(storage, work / "front", vsrc_port=accel.port) as front,
+            bare_app(refs) as bare,
+        ):
+            servers = {"nginx": static.url, "bare": bare.url, "vsrc": api.url}
+
+            def ours_url(path: str) -> str:
+                return (
+                    front.url + path.removeprefix("front:") if path.startswith("front:") else api.url + path
+                )
+
             for _row, path, ref, ref_path in cases:  # both sides answer, and the same bytes
-                mine, theirs = httpx.get(api.url + path), httpx.get(servers[ref] + ref_path)
+                mine, theirs = httpx.get(ours_url(path)), httpx.get(servers[ref] + ref_path)
                 assert mine.status_code == theirs.status_code == 200, (path, mine.status_code)
                 assert ref == "vsrc" or path == "/health" or mine.content == theirs.content, path
             results = []
@@ -202,7 +232,7 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
                 ours: list[Wrk] = []
                 theirs_runs: list[Wrk] = []
                 for _ in range(args.reps):
-                    ours.append(wrk(api.url + path, seconds=args.seconds, connections=args.connections))
+                    ours.append(wrk(ours_url(path), seconds=args.seconds, connections=args.connections))
                     theirs_runs.append(
                         wrk(servers[ref] + ref_path, seconds=args.seconds, connections=args.connections)
                     )
@@ -246,7 +276,7 @@ def main() -> None:
     for r in result["rows"]:  # type: ignore[attr-defined]
         ratio = r["vsrc_rps"] / r["ref_rps"]
         ours, theirs = f"{r['vsrc_rps']:,.0f} req/s", f"{r['ref_rps']:,.0f} req/s"
-        if "segment GET" in r["what"]:
+        if "segment" in r["what"] and "playlist" not in r["what"]:
             ours += f", {_mb(r['vsrc_bytes_per_s'])}"
             theirs += f", {_mb(r['ref_bytes_per_s'])}"
         rows.append(
