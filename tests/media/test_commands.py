@@ -48,15 +48,16 @@ def test_hls_command_with_audio(tmp_path: Path) -> None:
         x for i in range(5) for x in (f"[v{i}]", "0:1")
     ]
     assert opt(argv, "-c:v") == "libx264" and opt(argv, "-preset") == "veryfast"
-    assert opt(argv, "-g") == "60" and opt(argv, "-keyint_min") == "60"
+    # fast start: IDR at 0, 1, 5, 9, ... (a 1 s first segment, then the 4 s segment grid)
+    assert opt(argv, "-g") == "120" and opt(argv, "-keyint_min") == "120"
     assert opt(argv, "-sc_threshold") == "0"
-    assert opt(argv, "-force_key_frames") == "expr:gte(t,n_forced*2)"
+    assert opt(argv, "-force_key_frames") == "expr:gte(t,if(n_forced,1+(n_forced-1)*4,0))"
     assert opt(argv, "-b:v:0") == "5000000" and opt(argv, "-maxrate:v:0") == "5350000"
     assert opt(argv, "-bufsize:v:0") == "7500000" and opt(argv, "-level:v:0") == "4.0"
     assert opt(argv, "-b:v:4") == "400000"
     assert opt(argv, "-c:a") == "aac" and opt(argv, "-b:a") == "128000"
     assert opt(argv, "-ac") == "2" and opt(argv, "-ar") == "48000"
-    assert opt(argv, "-f") == "hls" and opt(argv, "-hls_time") == "4"
+    assert opt(argv, "-f") == "hls" and opt(argv, "-hls_time") == "1"  # cuts at every keyframe
     assert opt(argv, "-hls_playlist_type") == "event"
     assert "independent_segments" in opt(argv, "-hls_flags").split("+")
     assert opt(argv, "-master_pl_name") == "master.m3u8"
@@ -81,8 +82,37 @@ def test_hls_command_without_audio(tmp_path: Path) -> None:
     assert "-c:a" not in argv and "-ac" not in argv
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-map"] == ["[v0]", "[v1]"]
     assert opt(argv, "-var_stream_map") == "v:0,name:360p v:1,name:240p"
-    assert opt(argv, "-hls_time") == "2"
+    assert opt(argv, "-hls_time") == "1"  # a 1 s first segment, then 2 s ones
     assert opt(argv, "-i") == "file:" + str(Path("a.mp4").resolve())
+
+
+@pytest.mark.parametrize(
+    ("first", "segment", "keys", "gop", "hls_time"),
+    [
+        (0, 4, "expr:gte(t,n_forced*2)", "50", "4"),  # fast start off: the 2 s GOP grid
+        (4, 4, "expr:gte(t,n_forced*2)", "50", "4"),  # first segment as long as the others: off
+        (2, 6, "expr:gte(t,if(n_forced,2+(n_forced-1)*6,0))", "150", "2"),
+        (1.5, 2, "expr:gte(t,if(n_forced,1.5+(n_forced-1)*2,0))", "50", "1.5"),
+    ],
+)
+def test_hls_command_keyframe_grid(
+    tmp_path: Path, first: float, segment: int, keys: str, gop: str, hls_time: str
+) -> None:
+    info = make_info(640, 360, fps=25, frame_rate=Fraction(25))
+    profile = Profile(
+        rungs=(Rung("360p", 360, 400_000),), segment_seconds=segment, first_segment_seconds=first
+    )
+    argv = build_hls_command(
+        ffmpeg="ff",
+        source="a.mp4",
+        info=info,
+        rungs=ladder_for(info, profile),
+        profile=profile,
+        out_dir=tmp_path,
+    )
+    assert opt(argv, "-force_key_frames") == keys
+    assert opt(argv, "-g") == gop == opt(argv, "-keyint_min")
+    assert opt(argv, "-hls_time") == hls_time
 
 
 def test_hls_command_rejects_percent_in_out_dir(tmp_path: Path) -> None:

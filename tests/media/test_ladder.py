@@ -212,11 +212,19 @@ def test_profile_validation_and_roundtrip() -> None:
         Profile(rungs=(Rung("a", 240, 1),), segment_seconds=5, gop_seconds=2)
     with pytest.raises(ValueError):
         Profile(rungs=(Rung("a", 240, 1),), preset="warp")
+    for first in (-1, 0.25, 5):  # off (0) or 0.5 .. segment_seconds
+        with pytest.raises(ValueError):
+            Profile(rungs=(Rung("a", 240, 1),), segment_seconds=4, first_segment_seconds=first)
+    assert DEFAULT_PROFILE.first_segment_seconds == 1 and DEFAULT_PROFILE.fast_start
+    assert not Profile(rungs=(Rung("a", 240, 1),), segment_seconds=2, first_segment_seconds=2).fast_start
+    assert not Profile(rungs=(Rung("a", 240, 1),), first_segment_seconds=0).fast_start
     with pytest.raises(ValueError):
         Rung("../x", 240, 1)
     with pytest.raises(ValueError):
         Rung("x", 240, 1000, maxrate=10)
     assert Profile.from_dict(DEFAULT_PROFILE.to_dict()) == DEFAULT_PROFILE
+    legacy = Profile(rungs=(Rung("a", 240, 1),), first_segment_seconds=0)
+    assert Profile.from_dict(legacy.to_dict()) == legacy
     assert Profile.from_dict({"rungs": [{"name": "720p", "height": 720, "video_bitrate": 2_800_000}]}).rungs[
         0
     ].maxrate == round(2_800_000 * 1.07)

@@ -7,9 +7,10 @@ output frame rate (``fps``), ``split``s it and scales each branch with ``scale=W
 format=yuv420p`` (square pixels, 8-bit 4:2:0 so browsers can play 10-bit/4:2:2 sources).
 Each rung is libx264 ``-profile:v high`` (a cap: ``ultrafast`` yields Constrained Baseline),
 ``-level:v`` from the plan, ``-b:v/-maxrate/-bufsize``, ``-g = -keyint_min =`` GOP frames,
-``-sc_threshold 0`` and time-based ``-force_key_frames expr:gte(t,n_forced*GOP)``, so IDR frames
-fall on the same 2-second grid in every rung (also for 29.97 fps and VFR sources) and segment
-boundaries are identical across renditions. When the source has audio every variant carries
+``-sc_threshold 0`` and time-based ``-force_key_frames`` (:func:`vsrc.media.ladder.keyframe_plan`:
+a 1 s first segment, then IDR frames on the segment grid; or every ``gop_seconds`` without fast
+start), so IDR frames fall on the same time grid in every rung (also for 29.97 fps and VFR sources)
+and segment boundaries are identical across renditions. When the source has audio every variant carries
 its own AAC-LC stereo 48 kHz copy (muxed, ``mp4a.40.2``); without audio there are no audio
 streams at all.
 
@@ -17,7 +18,8 @@ Output layout under ``out_dir``::
 
     master.m3u8               written by ffmpeg when the first segments are out
     <rung>/index.m3u8         EVENT playlist, #EXT-X-ENDLIST appended when ffmpeg finishes
-    <rung>/seg_00000.ts ...   MPEG-TS segments of ``profile.segment_seconds``
+    <rung>/seg_00000.ts ...   MPEG-TS segments of ``profile.segment_seconds`` (the first one
+                              ``profile.first_segment_seconds``)
 
 Playlists are written with ``hls_flags temp_file`` (write + rename), so a player or the API
 reading them while encoding never sees a half-written playlist or segment.
@@ -33,7 +35,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vsrc.media.h264 import level_name
-from vsrc.media.ladder import PlannedRung, Profile, gop_frames, output_frame_rate
+from vsrc.media.ladder import PlannedRung, Profile, keyframe_plan, output_frame_rate
 from vsrc.media.probe import SourceInfo
 from vsrc.media.storyboard import StoryboardPlan
 
@@ -107,7 +109,7 @@ def build_hls_command(
         raise ValueError("rung names must be unique")
 
     rate = output_frame_rate(info, profile.max_fps)
-    gop = gop_frames(rate, profile.gop_seconds)
+    keys = keyframe_plan(rate, profile)
     n = len(rungs)
 
     split_labels = "".join(f"[s{i}]" for i in range(n))
@@ -149,13 +151,13 @@ def build_hls_command(
         "-profile:v",
         "high",
         "-g",
-        str(gop),
+        str(keys.gop),
         "-keyint_min",
-        str(gop),
+        str(keys.gop),
         "-sc_threshold",
         "0",
         "-force_key_frames",
-        f"expr:gte(t,n_forced*{_seconds(profile.gop_seconds)})",
+        f"expr:{keys.times_expr}",
     ]
     for i, r in enumerate(rungs):
         argv += [
@@ -189,7 +191,7 @@ def build_hls_command(
         "-f",
         "hls",
         "-hls_time",
-        _seconds(profile.segment_seconds),
+        _seconds(keys.hls_time),
         "-hls_playlist_type",
         "event",
         "-hls_flags",
@@ -286,7 +288,7 @@ def build_storyboard_command(
     :func:`vsrc.media.storyboard.plan_storyboard`) from ``source``.
 
     ``keyframes_only`` decodes only keyframes (``-skip_frame nokey``): several times faster, and
-    exact enough on our renditions, which have an IDR frame every 2 seconds (a thumbnail may then
+    exact enough on our renditions, which have an IDR frame at every segment start (a thumbnail may then
     show the picture up to one GOP away from its cue time)."""
     rate = 1 / Fraction(plan.interval).limit_denominator(1000)
     vf = (

@@ -13,6 +13,18 @@ source). When the source is smaller than the smallest rung, one rung at the sour
 produced, named after its short side (e.g. ``"180p"``), with the smallest rung's bit rate scaled
 by pixel count (at least a quarter of it).
 
+Fast start
+----------
+``Profile.first_segment_seconds`` (default 1) makes the first HLS segment short, so every rung lists
+a segment after ~1 s of content instead of ``segment_seconds`` (docs/architecture.md, "Fast
+start"). ffmpeg's HLS muxer cuts a segment at the first keyframe at or after ``n * hls_time``;
+``-hls_init_time`` would do this, but only for sliding-window playlists (with EVENT playlists every
+segment gets the init length). So in fast-start mode the keyframes themselves define the
+segments: IDR frames at 0, ``F``, ``F + S``, ``F + 2S``, ... (``F`` the first segment, ``S``
+``segment_seconds``) and ``hls_time = F``, which cuts at every keyframe. The GOP after the first
+segment is then the segment length (``gop_seconds`` applies only without fast start). The
+grid is time-based and identical for every rung, so boundaries stay aligned across renditions.
+
 VBV defaults: ``maxrate = 1.07 x video_bitrate`` and ``bufsize = 1.5 x video_bitrate`` unless a
 rung sets them. The master playlist advertises ``BANDWIDTH = maxrate + audio`` and
 ``AVERAGE-BANDWIDTH = video_bitrate + audio`` before measurement (see :mod:`vsrc.media.playlists`).
@@ -46,6 +58,7 @@ __all__ = [
     "Profile",
     "Rung",
     "gop_frames",
+    "keyframe_plan",
     "ladder_for",
     "output_frame_rate",
 ]
@@ -114,6 +127,12 @@ class Profile:
     audio_sample_rate: int = 48_000
     audio_channels: int = 2
     max_fps: int = 60
+    first_segment_seconds: float = 1
+
+    @property
+    def fast_start(self) -> bool:
+        """A short first segment is cut (see the module doc)."""
+        return 0 < self.first_segment_seconds < self.segment_seconds
 
     def __post_init__(self) -> None:
         rungs = tuple(sorted(self.rungs, key=lambda r: (-r.height, -r.video_bitrate)))
@@ -128,6 +147,8 @@ class Profile:
         ratio = self.segment_seconds / self.gop_seconds
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError("segment_seconds must be a whole multiple of gop_seconds")
+        if self.first_segment_seconds != 0 and not 0.5 <= self.first_segment_seconds <= self.segment_seconds:
+            raise ValueError("first_segment_seconds must be 0 (off) or between 0.5 and segment_seconds")
         if self.audio_bitrate <= 0 or self.max_fps <= 0:
             raise ValueError("audio_bitrate and max_fps must be > 0")
         if self.preset not in _X264_PRESETS:
@@ -143,6 +164,7 @@ class Profile:
             "audio_sample_rate": self.audio_sample_rate,
             "audio_channels": self.audio_channels,
             "max_fps": self.max_fps,
+            "first_segment_seconds": self.first_segment_seconds,
         }
 
     @classmethod
@@ -158,6 +180,7 @@ class Profile:
             ("audio_sample_rate", int),
             ("audio_channels", int),
             ("max_fps", int),
+            ("first_segment_seconds", float),
         ):
             if data.get(key) is not None:
                 kwargs[key] = conv(data[key])
@@ -244,6 +267,37 @@ def output_frame_rate(source: SourceInfo, max_fps: int = 60) -> Fraction:
 def gop_frames(frame_rate: Fraction, gop_seconds: float) -> int:
     """Frames per GOP at ``frame_rate`` (rounded, at least 1)."""
     return max(1, round(float(frame_rate) * gop_seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyframePlan:
+    """Where IDR frames and segment cuts go: ``times_expr`` for ``-force_key_frames expr:...``,
+    ``gop`` frames for ``-g``/``-keyint_min`` and ``hls_time`` for the HLS muxer."""
+
+    times_expr: str
+    gop: int
+    hls_time: float
+
+
+def _num(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def keyframe_plan(frame_rate: Fraction, profile: Profile) -> KeyframePlan:
+    """The IDR grid and segmenting of ``profile`` at ``frame_rate`` (see the module doc)."""
+    if profile.fast_start:
+        first, every = _num(profile.first_segment_seconds), _num(profile.segment_seconds)
+        return KeyframePlan(
+            times_expr=f"gte(t,if(n_forced,{first}+(n_forced-1)*{every},0))",
+            gop=gop_frames(frame_rate, profile.segment_seconds),
+            hls_time=profile.first_segment_seconds,
+        )
+    return KeyframePlan(
+        times_expr=f"gte(t,n_forced*{_num(profile.gop_seconds)})",
+        gop=gop_frames(frame_rate, profile.gop_seconds),
+        hls_time=profile.segment_seconds,
+    )
 
 
 def _fit(src_w: int, src_h: int, box_long: Fraction, box_short: int) -> tuple[int, int]:

@@ -131,6 +131,7 @@ def run_encode(
     stderr_log_path: str | os.PathLike[str] | None = None,
     logger: logging.Logger | None = None,
     tail_lines: int = 50,
+    on_start: Callable[[int], None] | None = None,
 ) -> None:
     """Run ``argv`` (an ffmpeg command writing ``-progress pipe:1``) to completion.
 
@@ -143,6 +144,8 @@ def run_encode(
     is invalid/undecodable (see :data:`PERMANENT_PATTERNS`), ``permanent=False`` when killed by a
     signal, on timeout (``timeout`` seconds of wall time) or for other failures.
     Commands without ``-progress`` (poster, storyboard) can be run too, with ``duration=0``.
+    ``on_start(pid)`` is called once ffmpeg runs; its pid is also its process group id (the worker
+    pauses and continues whole encodes by group, see ``vsrc.tasks.lanes``).
     """
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     parser = ProgressParser(duration)
@@ -181,6 +184,8 @@ def run_encode(
     timer.daemon = True
     timer.start()
     try:
+        if on_start is not None:
+            on_start(proc.pid)
         assert proc.stdout is not None
         for raw in proc.stdout:
             parser.feed_line(raw.decode("utf-8", errors="replace"))
