@@ -152,8 +152,10 @@ def worker() -> None:
         requeue_stale(runtime, queue.enqueue_encode)
         # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up
         # to that long before its encode starts (bench/encode measured it). Cap it instead.
+        # Plus the fast-start lanes: a new upload starts while long encodes run and pauses them until
+        # it is playable (vsrc.tasks.lanes; docs/architecture.md, "Fast start").
         consumer = queue.huey.create_consumer(
-            workers=settings.workers,
+            workers=settings.workers + settings.fast_start_lanes,
             worker_type="thread",
             check_worker_health=True,
             max_delay=settings.queue_poll_seconds,

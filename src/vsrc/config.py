@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     rtmp_region: str = "default"
     workers: int = Field(default=1, ge=1, le=64)
     api_workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes of `vsrc api`")
+    fast_start_lanes: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="extra encode threads per worker, so a new upload starts (and becomes playable) "
+        "while VSRC_WORKERS encodes run",
+    )
     queue_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="longest wait of an idle worker between queue polls"
     )

@@ -27,6 +27,7 @@ from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
 from vsrc.services.diskspace import is_no_space
 from vsrc.storage.base import Stage
+from vsrc.tasks.lanes import LANES, Lane
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -153,13 +154,17 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, source: Path, hls: Sta
         playable.check()
 
     with _Heartbeat(ctx, media):
-        run_encode(
-            argv,
-            duration=info.duration,
-            on_progress=on_progress,
-            timeout=time_limit(info.duration),
-            logger=log,
-        )
+        # While this encode makes its first segment, other encodes of this worker pause.
+        with LANES.open(media.public_id) as lane:
+            playable.lane = lane
+            run_encode(
+                argv,
+                duration=info.duration,
+                on_progress=on_progress,
+                timeout=time_limit(info.duration),
+                logger=log,
+                on_start=lane.attach,
+            )
         hls.sync()
         playable.check()  # at the latest now, so media.playable always comes before media.completed
         rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
@@ -201,11 +206,14 @@ class _Playable:
     def __init__(self, ctx: Runtime, media: Media, out_dir: Path, rung_names: list[str]) -> None:
         self.ctx, self.media, self.out_dir, self.rung_names = ctx, media, out_dir, rung_names
         self.done = False
+        self.lane: Lane | None = None
 
     def check(self) -> None:
         if self.done or not every_rung_lists_a_segment(self.out_dir, self.rung_names):
             return
         self.done = True
+        if self.lane is not None:
+            self.lane.playable()
         with transaction(self.ctx.sessions) as session:
             encoding.mark_playable(session, media_id=self.media.id, attempt=self.media.encode_attempts)
 
