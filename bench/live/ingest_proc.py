@@ -20,6 +20,7 @@ from vsrc.ingest import ProcessSink, PublishGrant, RtmpServer, StreamSink
 from vsrc.ingest.packager import LivePackager
 from vsrc.media.commands import ffmpeg_exe
 from vsrc.media.live import LiveProfile, build_live_hls_command
+from vsrc.storage import LocalStorage
 
 PASSTHROUGH = LiveProfile(rungs=())
 
@@ -39,7 +40,11 @@ def sink_factory(out: Path, kind: str, ffmpeg: str):  # type: ignore[no-untyped-
         folder = out / grant.stream_id
         if kind == "packager":
             return LivePackager(
-                ffmpeg=ffmpeg, out_dir=folder, recording=out / f"{grant.stream_id}.flv", profile=PASSTHROUGH
+                ffmpeg=ffmpeg,
+                storage=LocalStorage(out),
+                prefix=grant.stream_id,
+                recording=out / f"{grant.stream_id}.flv",
+                profile=PASSTHROUGH,
             )
         folder.mkdir(parents=True, exist_ok=True)
         argv = build_live_hls_command(ffmpeg=ffmpeg, out_dir=folder, has_audio=True, profile=PASSTHROUGH)

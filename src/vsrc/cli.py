@@ -189,7 +189,7 @@ def ingest(
 
     from vsrc.ingest.service import run_ingest
 
-    runtime = Runtime(_media_settings("'vsrc ingest'"))
+    runtime = _storage_checked(Runtime(_settings()))
     _logging(runtime.settings)
     if server_id is None:
         from sqlalchemy import select

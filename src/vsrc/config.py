@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         default="127.0.0.0/8,::1/128",
         description="comma-separated networks that may call the nginx-rtmp hooks without a secret",
     )
+    recording_retry_seconds: float = Field(
+        default=60, gt=0, description="how often an ingest retries storing recordings kept after a failure"
+    )
     rtmp_publish_timeout: float = Field(
         default=15, gt=0, description="seconds an RTMP connection has to get its publish authorized"
     )

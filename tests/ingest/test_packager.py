@@ -18,6 +18,7 @@ from tests.helpers import eventually
 from tests.ingest.conftest import FFMPEG
 from vsrc.ingest import TeeSink
 from vsrc.ingest.packager import LivePackager
+from vsrc.storage import LocalStorage
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,7 @@ def test_a_stalled_recording_never_blocks_the_event_loop(
     if not _hook_installed:
         sys.addaudithook(_audit_hook)  # audit hooks cannot be removed: one per test process
         _hook_installed.append(True)
-    out_dir = tmp_path / "hls" / "live_x"
+    out_dir = tmp_path / "storage" / "hls" / "live_x"
     (out_dir / "source").mkdir(parents=True)
     (out_dir / "source" / "seg_00007.ts").write_bytes(b"left over from the previous session")
     recording = tmp_path / "recordings" / "live_x.flv"
@@ -87,7 +88,9 @@ def test_a_stalled_recording_never_blocks_the_event_loop(
     os.mkfifo(recording)
     # The reader end is open but nobody reads: writes stall once the pipe buffer is full.
     reader = os.open(recording, os.O_RDONLY | os.O_NONBLOCK)
-    packager = LivePackager(ffmpeg=FFMPEG, out_dir=out_dir, recording=recording)
+    packager = LivePackager(
+        ffmpeg=FFMPEG, storage=LocalStorage(tmp_path / "storage"), prefix="hls/live_x", recording=recording
+    )
     loop_ident = asyncio.run_coroutine_threadsafe(_ident(), loop).result(timeout=10)
 
     async def feed() -> None:

@@ -102,6 +102,38 @@ def test_sync_publishes_segments_before_the_playlist_that_names_them(tmp_path: P
     ]
 
 
+class RacingWriter(Recorder):
+    """A live ffmpeg that closes seg1 and rewrites the playlist while seg0 is being uploaded."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+        self.playlists: list[bytes] = []
+
+    def upload(self, key: str, source: Path) -> None:
+        super().upload(key, source)
+        if key.endswith(".m3u8"):
+            self.playlists.append(source.read_bytes())
+        if key.endswith("seg0.ts") and not (self.folder / "seg1.ts").exists():
+            (self.folder / "seg1.ts").write_bytes(b"1")
+            (self.folder / "index.m3u8").write_text(PLAYLIST + "#EXTINF:2.0,\nseg1.ts\n")
+
+
+def test_a_playlist_rewritten_during_a_sync_never_names_an_unpublished_segment(tmp_path: Path) -> None:
+    writer = RacingWriter(tmp_path)
+    stage = RemoteStage(tmp_path, "hls/live_r", writer)
+    (tmp_path / "seg0.ts").write_bytes(b"0")
+    (tmp_path / "index.m3u8").write_text(PLAYLIST)
+    stage.sync()
+    # The playlist published is the one read before its segments were uploaded.
+    assert writer.events == ["put hls/live_r/seg0.ts", "put hls/live_r/index.m3u8"]
+    assert writer.playlists == [PLAYLIST.encode()]
+    stage.sync()
+    assert writer.events[2:] == ["put hls/live_r/seg1.ts", "put hls/live_r/index.m3u8"]
+    assert writer.playlists[1].endswith(b"seg1.ts\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no snapshot left
+
+
 def test_variant_playlists_are_published_before_the_master(tmp_path: Path) -> None:
     recorder = Recorder()
     stage = RemoteStage(tmp_path, "hls/vod_e", recorder)

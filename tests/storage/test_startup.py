@@ -71,7 +71,7 @@ def test_bad_storage_url_stops_start_up(tmp_path: Path) -> None:
     assert "VSRC_STORAGE_URL" in said and "unknown s3:// URL parameter 'endpont'" in said
 
 
-@pytest.mark.parametrize("command", ["api", "ingest", "serve"])
+@pytest.mark.parametrize("command", ["api", "serve"])
 def test_media_processes_refuse_s3_until_wired(tmp_path: Path, s3_endpoint: str, command: str) -> None:
     result = vsrc(tmp_path, url("vsrc-media", s3_endpoint), command, VSRC_HTTP_PORT=str(free_port()))
     assert result.returncode == 2, result.stdout + result.stderr
@@ -108,8 +108,12 @@ def test_doctor_names_refused_credentials(
     assert "not-the-secret" not in refused.stdout + refused.stderr
 
 
-def test_worker_names_a_missing_bucket_at_start(tmp_path: Path, s3_endpoint: str) -> None:
-    result = vsrc(tmp_path, url("vsrc-no-such-bucket", s3_endpoint), "worker")
+@pytest.mark.parametrize("command", ["worker", "ingest"])
+def test_media_processes_name_a_missing_bucket_at_start(
+    tmp_path: Path, s3_endpoint: str, command: str
+) -> None:
+    bad = url("vsrc-no-such-bucket", s3_endpoint)
+    result = vsrc(tmp_path, bad, command, VSRC_RTMP_PORT=str(free_port()))
     assert result.returncode == 2, result.stdout + result.stderr
     said = " ".join(result.stderr.split())
     assert "VSRC_STORAGE_URL" in said and "vsrc-no-such-bucket" in said

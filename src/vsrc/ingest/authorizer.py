@@ -39,6 +39,9 @@ class DbAuthorizer:
         # One folder per ingest server: a restarting ingest only recovers its own recordings.
         self.recordings_dir = runtime.settings.data_dir / "recordings" / str(server_id)
         self.active: set[str] = set()
+        # Recordings being written or stored now (touched on the event loop only): the periodic retry
+        # of kept recordings leaves them alone.
+        self.busy: set[Path] = set()
         self._lock = asyncio.Lock()
 
     async def authorize(self, *, app: str, stream_key: str, addr: str) -> PublishGrant:
@@ -51,6 +54,7 @@ class DbAuthorizer:
             self.active.add(stream_key)
         log.info("publish accepted from %s for %s", addr, public_id)
         path = recording_path(self.recordings_dir, public_id)
+        self.busy.add(path)
         return PublishGrant(app, stream_key, addr, stream_id=public_id, attributes={"recording": str(path)})
 
     def _authorize(self, app: str, stream_key: str) -> str:
@@ -66,12 +70,27 @@ class DbAuthorizer:
 
     async def on_publish_done(self, grant: PublishGrant) -> None:
         self.active.discard(grant.stream_key)
-        await asyncio.to_thread(self.finish, grant.stream_id, Path(str(grant.attributes["recording"])))
+        recording = Path(str(grant.attributes["recording"]))
+        try:
+            await asyncio.to_thread(self.finish, grant.stream_id, recording)
+        finally:
+            self.busy.discard(recording)
 
     def finish(self, stream_id: str, recording: Path) -> None:
-        """Mark the stream ended and turn its recording into a VOD that is queued for encoding."""
+        """Mark the stream ended and turn its recording into a VOD that is queued for encoding. A
+        stream deleted meanwhile leaves nothing: its live objects (published after the delete by the
+        last syncs of the publish) go too."""
         with transaction(self.ctx.sessions) as session:
-            live.end_publish(session, public_id=stream_id)
+            stream = live.end_publish(session, public_id=stream_id)
+        if stream is None:
+            self.ctx.storage.delete_prefix(f"hls/{stream_id}")
+        try:
+            self.store_recording(stream_id, recording)
+        except Exception:  # kept on disk: retried every VSRC_RECORDING_RETRY_SECONDS
+            log.exception("recording %s kept: storing it as a VOD failed", recording.name)
+
+    def store_recording(self, stream_id: str, recording: Path) -> None:
+        """Store ``recording`` as a VOD and queue its encode; raises (keeping the file) on failure."""
         if not recording.exists():
             return
         media = recordings.record_to_vod(
@@ -81,6 +100,10 @@ class DbAuthorizer:
             self.ctx.queue.enqueue_encode(media.public_id)
             log.info("recording of %s stored as %s", stream_id, media.public_id)
 
+    def kept(self) -> list[Path]:
+        """Recordings on disk (those of running publishes included: see ``busy``)."""
+        return sorted(self.recordings_dir.glob("*.flv"))
+
     def recover(self) -> None:
         """After a crash: end streams left ``live`` on this server and keep their partial recordings."""
         with transaction(self.ctx.sessions) as session:
@@ -89,8 +112,29 @@ class DbAuthorizer:
             log.warning("stream %s was left live by a previous run; ended", stream_id)
         for leftover in self.recordings_dir.glob(".*.storing"):
             leftover.unlink()  # a second name of a recording that is still there (services/recordings.py)
-        for path in sorted(self.recordings_dir.glob("*.flv")):
+        for path in self.kept():
+            self.retry(path)
+
+    def retry(self, path: Path) -> bool:
+        """One more attempt at a kept recording; False (logged, file kept) when it failed again."""
+        try:
+            self.store_recording(stream_of_recording(path), path)
+        except Exception:  # kept on disk for the next attempt; one bad recording must not stop ingest
+            log.exception("recording %s kept: storing it as a VOD failed", path.name)
+            return False
+        return True
+
+    async def retry_kept(self) -> int:
+        """Store the recordings that earlier attempts kept (a database or storage outage), off the
+        event loop and never one that a publish is still writing or storing. Returns how many
+        were stored (or dropped as unwanted)."""
+        stored = 0
+        for path in await asyncio.to_thread(self.kept):
+            if path in self.busy:
+                continue
+            self.busy.add(path)
             try:
-                self.finish(stream_of_recording(path), path)
-            except Exception:  # kept on disk for the next start; one bad recording must not stop ingest
-                log.exception("recording %s kept: storing it as a VOD failed", path.name)
+                stored += await asyncio.to_thread(self.retry, path)
+            finally:
+                self.busy.discard(path)
+        return stored

@@ -39,26 +39,32 @@ class LiveIngest:
             ),
         )
         self._heartbeat: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
 
     async def make_sink(self, grant: PublishGrant) -> LivePackager:
         return LivePackager(
             ffmpeg=self.settings.ffmpeg_path,
-            out_dir=self.ctx.storage.local_path(f"hls/{grant.stream_id}"),
+            storage=self.ctx.storage,
+            prefix=f"hls/{grant.stream_id}",
             recording=Path(str(grant.attributes["recording"])),
         )
 
     async def start(self) -> None:
+        # Opening the storage does I/O (S3: a client, a sweep of dead processes' scratch): not on the loop.
+        await asyncio.to_thread(lambda: self.ctx.storage)
         await asyncio.to_thread(self.authorizer.recover)
         await self.rtmp.start()
         await self._beat(online=True)
         self._heartbeat = asyncio.create_task(self._heartbeat_loop())
+        self._retry = asyncio.create_task(self._retry_loop())
         log.info("RTMP ingest for server %d listening on port %d", self.server_id, self.rtmp.port)
 
     async def stop(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        for task in (self._heartbeat, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.rtmp.stop()
         await self._beat(online=False)
 
@@ -76,6 +82,16 @@ class LiveIngest:
                 await self._beat(online=True)
             except Exception:
                 log.exception("ingest heartbeat failed")
+
+    async def _retry_loop(self) -> None:
+        """Recordings kept after a failed store (database or storage down) are retried while the
+        ingest runs, not only at its next start."""
+        while True:
+            await asyncio.sleep(self.settings.recording_retry_seconds)
+            try:
+                await self.authorizer.retry_kept()
+            except Exception:
+                log.exception("retrying kept recordings failed")
 
 
 async def run_ingest(runtime: Runtime, *, server_id: int) -> None:

@@ -51,12 +51,14 @@ def is_playlist(name: str) -> bool:
     return name.endswith(PLAYLIST_SUFFIXES)
 
 
-def referenced(playlist: Path) -> set[Path]:
-    """The local files a playlist names (URI lines and ``URI="…"`` attributes), resolved."""
-    try:
-        text = playlist.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return set()
+def referenced(playlist: Path, text: str | None = None) -> set[Path]:
+    """The local files a playlist names (URI lines and ``URI="…"`` attributes), resolved. ``text``:
+    the playlist's content when already read (a snapshot), else it is read from ``playlist``."""
+    if text is None:
+        try:
+            text = playlist.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return set()
     names: set[Path] = set()
     for raw in text.splitlines():
         line = raw.strip()
@@ -106,19 +108,30 @@ class RemoteStage:
 
     def _sync(self, final: bool) -> int:
         files = {p.relative_to(self.path).as_posix(): p for p in _files(self.path)}
-        playlists = sorted(name for name in files if is_playlist(name))
-        named: set[Path] = set()
-        for name in playlists:
-            named |= referenced(files[name])
+        # One snapshot of each playlist: a writer (live ffmpeg) may rewrite it during the sync, and
+        # what is published must be the version whose segments were uploaded first.
+        snapshots = {name: _snapshot(files[name]) for name in files if is_playlist(name)}
+        names_of = {
+            name: referenced(files[name], data.decode("utf-8", "replace"))
+            for name, data in snapshots.items()
+            if data is not None
+        }
+        named: set[Path] = set().union(*names_of.values())
+        root = self.path.resolve()
+        media = {name: path for name, path in files.items() if not is_playlist(name)}
+        for path in named:  # written after the listing but already named by a snapshot
+            if root in path.parents and not is_playlist(path.name) and path.is_file():
+                media.setdefault(path.relative_to(root).as_posix(), path)
         changed = 0
         # Media first: a playlist is published only after everything it names.
-        for name, path in sorted(files.items()):
-            if is_playlist(name) or (not final and path.resolve() not in named):
+        for name, path in sorted(media.items()):
+            if not final and path.resolve() not in named:
                 continue
             changed += self._publish(name, path)
-        for name in sorted(playlists, key=_master_last):
-            changed += self._publish(name, files[name])
-        gone = [name for name in self._published if name not in files]
+        for name in sorted(names_of, key=_master_last):
+            data = snapshots[name] or b""
+            changed += self._publish_playlist(name, files[name], data, names_of[name], final)
+        gone = [name for name in self._published if name not in files and name not in media]
         if gone:
             self.publisher.delete_keys(f"{self.prefix}/{name}" for name in gone)
             for name in gone:
@@ -137,6 +150,34 @@ class RemoteStage:
         self.publisher.upload(f"{self.prefix}/{name}", path)
         self._published[name] = mark
         return 1
+
+    def _publish_playlist(self, name: str, path: Path, data: bytes, names: set[Path], final: bool) -> int:
+        """Publish the snapshot ``data`` of a playlist once every file it names is published (else
+        the next sync tries again; ``final`` publishes it in any case)."""
+        root = self.path.resolve()
+        unpublished = [
+            n for n in names if root in n.parents and n.relative_to(root).as_posix() not in self._published
+        ]
+        if unpublished and not final:
+            return 0
+        mark = (len(data), hash(data))
+        if self._published.get(name) == mark:
+            return 0
+        copy = path.with_name(f".{path.name}.{secrets.token_hex(4)}.snapshot")
+        try:
+            copy.write_bytes(data)
+            self.publisher.upload(f"{self.prefix}/{name}", copy)
+        finally:
+            copy.unlink(missing_ok=True)
+        self._published[name] = mark
+        return 1
+
+
+def _snapshot(playlist: Path) -> bytes | None:
+    try:
+        return playlist.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _master_last(name: str) -> tuple[int, str]:
