@@ -18,17 +18,21 @@ Target (iii): <= segment length + 1 s = 3 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import common
-from bench.live.run import LATE_SLACK, Level, run_level
+from bench.live.run import LATE_SLACK, Bucket, Level, run_level
 from bench.live.source import make_publish_source
 
 SEGMENT_SECONDS = 2.0
 TARGET_LATENCY = SEGMENT_SECONDS + 1.0
+S3_TARGET = SEGMENT_SECONDS + 1.5  # live through object storage (docs/architecture.md, "Live ingest")
 IMPLS = ("ours", "ffmpeg")
 
 
@@ -56,6 +60,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--keep-going", action="store_true", help="do not stop an implementation after a late level"
     )
+    p.add_argument(
+        "--s3",
+        action="store_true",
+        help="also package with LivePackager into S3 (moto, in this process); latency read from the bucket",
+    )
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vsrc-bench-cache")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--markdown", type=Path, default=None, help="write the docs section here")
@@ -72,12 +81,13 @@ def main() -> None:
     print(f"# {res.machine}", flush=True)
     source = make_publish_source(args.cache)
     failed: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="vsrc-bench-live-") as tmp:
+    impls = ("ours", "s3", "ffmpeg") if args.s3 else IMPLS
+    with tempfile.TemporaryDirectory(prefix="vsrc-bench-live-") as tmp, _bucket(args.s3) as bucket:
         for n in args.levels:
-            for impl in IMPLS:
+            for impl in impls:
                 if impl in failed:
                     continue
-                level = run_level(impl, n, source, Path(tmp), args.window, args.sink)
+                level = run_level(impl, n, source, Path(tmp), args.window, args.sink, bucket)
                 res.levels.append(level)
                 print(_line(level), flush=True)
                 if not level.on_time and not args.keep_going:
@@ -90,8 +100,32 @@ def main() -> None:
         args.markdown.write_text(text + "\n")
 
 
+@contextlib.contextmanager
+def _bucket(wanted: bool) -> Iterator[Bucket | None]:
+    """A real S3 protocol server (moto) on loopback with one bucket; its credentials go to the
+    environment the ingest process inherits."""
+    if not wanted:
+        yield None
+        return
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = common.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench-secret", NO_PROXY="127.0.0.1")
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="vsrc-bench-live")
+        yield Bucket(f"s3://vsrc-bench-live?endpoint={endpoint}&region=us-east-1", client, "vsrc-bench-live")
+    finally:
+        server.stop()
+
+
 def _command(args: argparse.Namespace) -> str:
     cmd = ".venv/bin/python -m bench.live" + (" --quick" if args.quick else "")
+    cmd += " --s3" if args.s3 else ""
     return cmd + (f" --sink {args.sink}" if args.sink != "pipe" else "")
 
 
@@ -130,7 +164,7 @@ def report(res: Results) -> str:
                 total,
             ]
         )
-        for lv in (ours, base):
+        for lv in (ours, by.get(("s3", n)), base):
             if lv:
                 cap_rows.append(
                     [
@@ -211,6 +245,13 @@ def _verdicts(res: Results, by: dict[tuple[str, int], Level]) -> list[str]:
                 f"| latency p95, 1 stream | {p95o:.2f} s | {_s(p95b)} s | <= {TARGET_LATENCY:g} s "
                 f"| {'**met**' if p95o <= TARGET_LATENCY else '**missed**'} |"
             )
+    one_s3 = by.get(("s3", 1))
+    p95s = one_s3.latency(95) if one_s3 else None
+    if p95s is not None:
+        lines.append(
+            f"| latency p95, 1 stream, packaged into S3 (moto), listed in the bucket | {p95s:.2f} s | "
+            f"| <= {S3_TARGET:g} s | {'**met**' if p95s <= S3_TARGET else '**missed**'} |"
+        )
     return lines
 
 

@@ -125,10 +125,11 @@ def ffmpeg_listener(port: int, out: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def our_ingest(out: Path, sink: str) -> tuple[subprocess.Popen[bytes], int]:
+def our_ingest(out: Path, sink: str, storage_url: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """Start :mod:`bench.live.ingest_proc`; returns it and its RTMP port."""
+    extra = ["--storage-url", storage_url] if storage_url else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.live.ingest_proc", "--out", str(out), "--sink", sink],
+        [sys.executable, "-m", "bench.live.ingest_proc", "--out", str(out), "--sink", sink, *extra],
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

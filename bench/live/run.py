@@ -7,6 +7,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import free_port, median, percentile
 from bench.live.procs import (
@@ -18,7 +19,7 @@ from bench.live.procs import (
     stop,
     wait_listening,
 )
-from bench.live.watch import Watcher
+from bench.live.watch import BucketStream, Stream, Watcher
 
 LATE_SLACK = 1.0  # a segment is late when listed > its duration + 1 s after the previous one
 START_TIMEOUT = 40.0
@@ -55,18 +56,43 @@ class Level:
         return median(self.latencies) if self.latencies else None
 
 
-def run_level(impl: str, streams: int, source: Path, work: Path, window: float, sink: str) -> Level:
+@dataclass
+class Bucket:
+    """Where impl ``s3`` packages: ``url`` for the ingest, a client and the bucket for the watcher."""
+
+    url: str
+    client: Any
+    name: str
+
+
+def run_level(
+    impl: str, streams: int, source: Path, work: Path, window: float, sink: str, bucket: Bucket | None = None
+) -> Level:
     out = work / f"{impl}-{streams}"
     level = Level(impl, streams)
     servers: list[subprocess.Popen[bytes]] = []
     publishers: list[Publisher] = []
     watcher: Watcher | None = None
     try:
+        playlists: list[Path] | list[Stream]
         if impl == "ours":
             proc, port = our_ingest(out, sink)
             servers.append(proc)
             urls = [f"rtmp://127.0.0.1:{port}/live/s{i}" for i in range(streams)]
             playlists = [out / f"s{i}" / "source" / "index.m3u8" for i in range(streams)]
+        elif impl == "s3":
+            assert bucket is not None
+            # A fresh prefix per level: the watcher must not see a previous level's playlists.
+            prefix = f"{streams}-{time.monotonic_ns()}"
+            proc, port = our_ingest(out, "packager", f"{bucket.url.replace('?', f'/{prefix}?', 1)}")
+            servers.append(proc)
+            urls = [f"rtmp://127.0.0.1:{port}/live/s{i}" for i in range(streams)]
+            playlists = [
+                BucketStream(
+                    Path(f"{prefix}/s{i}/source/index.m3u8"), client=bucket.client, bucket=bucket.name
+                )
+                for i in range(streams)
+            ]
         else:
             ports = [free_port() for _ in range(streams)]
             servers += [ffmpeg_listener(p, out / f"s{i}") for i, p in enumerate(ports)]
@@ -80,7 +106,7 @@ def run_level(impl: str, streams: int, source: Path, work: Path, window: float, 
         while not watcher.all_started() and time.monotonic() < deadline:
             time.sleep(0.1)
         level.started = sum(1 for s in watcher.streams if s.segments)
-        remuxers = [c for s in servers for c in children(s.pid)] if impl == "ours" else []
+        remuxers = [c for s in servers for c in children(s.pid)] if impl != "ffmpeg" else []
 
         def snapshot() -> tuple[float, float, float]:
             return (

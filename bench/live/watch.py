@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 POLL = 0.05
 _SEG_RE = re.compile(r"(\d+)\.ts$")
@@ -26,15 +27,22 @@ class Stream:
     segments: dict[int, Segment] = field(default_factory=dict)
     _mtime: int = 0
 
-    def poll(self, now: float) -> None:
+    def read(self) -> str | None:
+        """The playlist's text when it changed since the last read, else None."""
         try:
             mtime = os.stat(self.playlist).st_mtime_ns
             if mtime == self._mtime:
-                return
+                return None
             text = self.playlist.read_text()
         except OSError:
-            return
+            return None
         self._mtime = mtime
+        return text
+
+    def poll(self, now: float) -> None:
+        text = self.read()
+        if text is None:
+            return
         duration = None
         for line in text.splitlines():
             if line.startswith("#EXTINF:"):
@@ -55,11 +63,32 @@ class Stream:
             return None
 
 
+@dataclass
+class BucketStream(Stream):
+    """A playlist in an S3 bucket (``playlist`` is its key), read with a conditional GET."""
+
+    client: Any = None
+    bucket: str = ""
+    _etag: str = ""
+
+    def read(self) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            got = self.client.get_object(
+                Bucket=self.bucket, Key=str(self.playlist), IfNoneMatch=self._etag or "*"
+            )
+        except ClientError:  # 304 Not Modified, or not there yet
+            return None
+        self._etag = got["ETag"]
+        return str(got["Body"].read().decode())
+
+
 class Watcher:
     """Background thread polling every stream's playlist."""
 
-    def __init__(self, playlists: list[Path]) -> None:
-        self.streams = [Stream(p) for p in playlists]
+    def __init__(self, playlists: list[Path] | list[Stream]) -> None:
+        self.streams = [p if isinstance(p, Stream) else Stream(p) for p in playlists]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
