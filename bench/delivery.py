@@ -17,6 +17,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,10 +174,22 @@ def items(url: str, key: str, clip: Path, storage: Path) -> tuple[dict[str, str]
     return ids, sign_token(load_private_key(pem)[0], media_id=ids["signed"], expires_in=3600)
 
 
+@contextmanager
+def _started(*servers: ServerProcess) -> Iterator[None]:
+    """Start ``servers`` with a generous deadline (several workers on a loaded machine start slowly)."""
+    try:
+        for server in servers:
+            server.start(timeout=180)
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
     data_dir = work / "data"
     storage = data_dir / "storage"
-    env = vsrc_env(data_dir)
+    env = vsrc_env(data_dir, VSRC_API_WORKERS=str(args.api_workers))
     vsrc_cli(["migrate"], env)
     key = create_key(env)
     clip = cached_ffmpeg(
@@ -188,7 +202,7 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
     accel = vsrc_api({**env, "VSRC_DELIVERY_ACCEL_PREFIX": "/_vsrc_media"})
     refs = work / "refs"
     refs.mkdir(exist_ok=True)
-    with api, accel:
+    with _started(api, accel):
         ids, token = items(api.url, key, clip, storage)
         public = ids["public"]
         resolve = httpx.get(f"{api.url}/hls/resolve/{public}")
@@ -265,6 +279,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--api-workers", type=int, default=1, help="VSRC_API_WORKERS of the VSRC processes")
     add_run_options(parser)
     args = parser.parse_args()
     require("wrk")
