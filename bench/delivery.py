@@ -189,7 +189,7 @@ def _started(*servers: ServerProcess) -> Iterator[None]:
 def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
     data_dir = work / "data"
     storage = data_dir / "storage"
-    env = vsrc_env(data_dir, VSRC_API_WORKERS=str(args.api_workers))
+    env = vsrc_env(data_dir)
     vsrc_cli(["migrate"], env)
     key = create_key(env)
     clip = cached_ffmpeg(
@@ -279,7 +279,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--api-workers", type=int, default=1, help="VSRC_API_WORKERS of the VSRC processes")
     add_run_options(parser)
     args = parser.parse_args()
     require("wrk")
