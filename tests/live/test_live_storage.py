@@ -1,11 +1,11 @@
 """Live HLS through the storage seam, on local files and on S3 (a real S3 protocol server).
 
 A real ffmpeg publishes into the real ingest; what a viewer could fetch is read straight from the
-storage (the folder, or the bucket with a plain S3 client): every playlist only ever names segments
-that are stored, segments appear in order and the window slides, the broadcast's end reaches the
-stored playlists (ENDLIST), the recording becomes a completed VOD (encoded by a real worker on the
-same storage), deleting the live stream leaves no object, and a recording kept after a failure is
-stored by the running ingest once the failure is gone.
+storage (the folder, or the bucket with a plain S3 client) and played through the API while live:
+every playlist only ever names segments that are stored, segments appear in order and the window
+slides, the broadcast's end reaches the stored playlists (ENDLIST), the recording becomes a completed
+VOD (encoded by a real worker on the same storage), deleting the live stream leaves no object, and a
+recording kept after a failure is stored by the running ingest once the failure is gone.
 """
 
 from __future__ import annotations
@@ -125,6 +125,20 @@ def test_live_segments_playlists_recording_and_delete(backend: Backend) -> None:
                 listed.append(number)
         return bool(playlist.is_endlist)
 
+    # While live, the API plays it from the storage: master, variant, a segment it lists.
+    eventually(lambda: consistent(stored, media_id, "source"), timeout=60, what="a stored live playlist")
+    with stack.server.client() as client:
+        master_resp = client.get(f"/hls/{media_id}/master.m3u8")
+        assert master_resp.status_code == 200, master_resp.text
+        variant = eventually(
+            lambda: (
+                (r := client.get(f"/hls/{media_id}/source/index.m3u8")).status_code == 200
+                and m3u8.loads(r.text).segments
+                and m3u8.loads(r.text)
+            )
+        )
+        segment = client.get(f"/hls/{media_id}/source/{variant.segments[-1].uri}")
+        assert segment.status_code == 200 and segment.content[:1] == b"G"  # an MPEG-TS sync byte
     eventually(watch, timeout=180, interval=0.1, what="the stored live playlist ended")
     assert publisher.wait(timeout=60) == 0, publisher.stderr.read() if publisher.stderr else ""
     # Segments appeared one after another, and the window slid (the first ones left the storage).
