@@ -129,6 +129,17 @@ def test_receive_keeps_a_local_copy_until_commit(backend: Backend, tmp_path: Pat
     assert not scratch.exists() or list(scratch.iterdir()) == []
 
 
+def test_receive_copy_holds_every_byte_written_so_far(backend: Backend, tmp_path: Path) -> None:
+    """Small writes too (a file's write buffer): the probe reads the copy before the commit."""
+    incoming = backend.storage.receive("media/vod_h/original.mp4", tmp_path / "scratch")
+    incoming.write(b"abc")
+    assert incoming.copy.read_bytes() == b"abc"
+    incoming.write(b"de")
+    assert incoming.copy.read_bytes() == b"abcde"
+    incoming.abort()
+    assert backend.leftovers() == []
+
+
 def test_aborted_receive_leaves_nothing(backend: Backend, tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     incoming = backend.storage.receive("media/vod_f/original.mp4", scratch)

@@ -162,9 +162,15 @@ class LocalIncoming:
 
     def __init__(self, key: str, target: Path, tmp: Path, handle: BinaryIO) -> None:
         self.key = key
-        self.copy = tmp
+        self._tmp = tmp
         self._target = target
         self._handle: BinaryIO | None = handle
+
+    @property
+    def copy(self) -> Path:
+        if self._handle is not None:
+            self._handle.flush()  # the probe reads every byte written so far
+        return self._tmp
 
     def write(self, data: bytes) -> None:
         assert self._handle is not None, "write after commit or abort"
@@ -177,19 +183,19 @@ class LocalIncoming:
             handle.close()
             self._target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.replace(self.copy, self._target)
+                os.replace(self._tmp, self._target)
             except OSError:
                 # Scratch on another filesystem than the storage: a move (copy + delete).
-                shutil.move(self.copy, self._target)
+                shutil.move(self._tmp, self._target)
         except OSError as exc:
-            self.copy.unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)
             raise StorageError(f"could not store {self.key}: {exc}") from exc
 
     def abort(self) -> None:
         if self._handle is not None:
             handle, self._handle = self._handle, None
             handle.close()
-            self.copy.unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)
 
 
 class _FileWriter:

@@ -134,10 +134,16 @@ class S3Incoming:
         self._upload: MultipartWriter | None = upload
         try:
             scratch.mkdir(parents=True, exist_ok=True)
-            self.copy = scratch / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.part"
-            self._handle: BinaryIO = self.copy.open("wb")
+            self._copy = scratch / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.part"
+            self._handle: BinaryIO = self._copy.open("wb")
         except OSError as exc:
             raise StorageError(f"could not open a local copy of {key} in {scratch}: {exc}") from exc
+
+    @property
+    def copy(self) -> Path:
+        if not self._handle.closed:
+            self._handle.flush()  # the probe reads every byte written so far
+        return self._copy
 
     def write(self, data: bytes) -> None:
         assert self._upload is not None, "write after commit or abort"
@@ -166,4 +172,4 @@ class S3Incoming:
 
     def _drop_copy(self) -> None:
         self._handle.close()
-        self.copy.unlink(missing_ok=True)
+        self._copy.unlink(missing_ok=True)
