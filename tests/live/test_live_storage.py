@@ -217,3 +217,21 @@ def test_a_kept_recording_is_stored_while_the_ingest_runs(
     assert list(recordings.glob(f"{media_id}-*")) == []
     data, _ = wait_for_status(stack.server, write, ended["recordings"][0]["mediaId"], timeout=240)
     assert data["encodingStatus"] == "completed"
+
+
+def test_deleting_a_stream_while_it_publishes_leaves_no_object(backend: Backend) -> None:
+    stack, stored = backend.stack, backend.stored
+    write, _ = stack.server.account_keys()
+    live = stack.create_live(write, title="Gone")
+    media_id = live["mediaId"]
+    publisher = publish(stack.rtmp_url(live["streamKey"]), seconds=8, size="320x240")
+    eventually(lambda: consistent(stored, media_id, "source"), timeout=60, what="a stored live playlist")
+    with stack.server.client(write) as client:
+        assert client.delete(f"/api/v1/live/{media_id}").status_code == 200
+    # On S3 the publish goes on (its later syncs store objects again) until the publisher stops; on
+    # local storage ffmpeg loses its folder and the publish ends. Either way its end removes what
+    # was stored after the delete, and the recording of a deleted stream is dropped.
+    publisher.wait(timeout=60)
+    eventually(lambda: stored.keys(f"hls/{media_id}") == [], timeout=60, what="no live object left")
+    recordings = stack.ingest.authorizer.recordings_dir
+    eventually(lambda: list(recordings.glob(f"{media_id}-*")) == [], timeout=60, what="recording dropped")
