@@ -1,7 +1,10 @@
-"""VOD encoding benchmark (issue 3).
+"""VOD encoding benchmarks.
 
-    .venv/bin/python -m bench.encode [--quick] [--seconds 60] [--short-seconds 15] [--crf 26]
-                                     [--no-whatif] [--json FILE] [--markdown FILE]
+    .venv/bin/python -m bench.encode [--quick] [--reps N] [--json FILE]      # fast start (issue 9)
+    .venv/bin/python -m bench.encode --ladder [--quick] [--seconds 60] [--short-seconds 15] [--crf 26]
+                                     [--no-whatif] [--json FILE] [--markdown FILE]   # issue 3
+
+Without ``--ladder``: :mod:`bench.encode.faststart`. With it, the ladder benchmark of issue 3:
 
 On one synthetic 1080p30 clip with motion and per-frame noise, default ladder (5 rungs, veryfast):
   (c) bare:     the platform's single ffmpeg command (``build_hls_command``) run directly;
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,7 +62,8 @@ class Results:
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.encode", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.encode --ladder", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ladder", action="store_true", help="the issue 3 ladder benchmark (this one)")
     p.add_argument("--quick", action="store_true", help="15 s clip, no short-clip run, no what-if")
     p.add_argument("--seconds", type=int, default=None, help="clip length (default 60, quick 15)")
     p.add_argument(
@@ -144,7 +149,7 @@ def main() -> None:
 
 
 def _command(args: argparse.Namespace) -> str:
-    return ".venv/bin/python -m bench.encode" + (" --quick" if args.quick else "")
+    return ".venv/bin/python -m bench.encode --ladder" + (" --quick" if args.quick else "")
 
 
 def _fmt_timed(t: Timed) -> str:
@@ -277,4 +282,9 @@ def _verdicts(res: Results) -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
+    if "--ladder" in sys.argv:
+        main()
+    else:
+        from bench.encode import faststart
+
+        faststart.main()
