@@ -91,7 +91,20 @@ class Settings(BaseSettings):
     encode_stale_seconds: float = Field(
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
     )
-    key_touch_seconds: int = Field(default=60, ge=0, description="min seconds between lastUsedAt writes")
+    key_touch_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="an API key's lastUsedAt is written (in the background) at most this often",
+    )
+    key_cache_seconds: float = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description="how long an API process trusts a checked API key (the revocation delay)",
+    )
+    health_cache_seconds: float = Field(
+        default=1, ge=0, le=60, description="how long an API process reuses its /health answer"
+    )
     signing_key_cache_seconds: float = Field(
         default=10, ge=0, le=300, description="how long an API process trusts a cached signing key"
     )

@@ -6,12 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import free_port, start_server, start_worker, stop_server, stop_worker
 from tests.helpers import eventually
+from vsrc.services import health as health_service
 
 
 def _health(url: str) -> dict:
@@ -50,7 +55,10 @@ def test_a_cleanly_stopped_worker_is_gone_not_stale(tmp_path: Path) -> None:
     try:
         eventually(lambda: _health(server.url)["workers"]["alive"] == 1, timeout=60, what="worker up")
         stop_worker(worker)  # SIGTERM: the worker removes its row
-        health = _health(server.url)
+        # /health is recomputed at most once per VSRC_HEALTH_CACHE_SECONDS; the worker never shows as stale.
+        health = eventually(
+            lambda: (h := _health(server.url))["workers"]["alive"] == 0 and h, timeout=60, what="worker gone"
+        )
         assert health["workers"] == {"alive": 0, "stale": []}
     finally:
         stop_worker(worker)
@@ -81,4 +89,26 @@ def test_health_reports_a_dead_ingest_as_stale(tmp_path: Path) -> None:
         if ingest.poll() is None:
             ingest.kill()
             ingest.wait()
+        stop_server(server)
+
+
+def test_concurrent_probes_share_one_computation_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    report = health_service.report
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        threads.append(threading.get_ident())
+        return report(*args, **kwargs)
+
+    monkeypatch.setattr(health_service, "report", counted)
+    server = start_server(tmp_path / "data", health_cache_seconds=60)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: _health(server.url), range(48)))
+        assert answers[0]["status"] == "degraded" and all(a == answers[0] for a in answers)
+        assert len(threads) == 1  # one computation for every probe within the window
+        assert server.thread.ident not in threads  # in a worker thread, not on the event loop
+    finally:
         stop_server(server)

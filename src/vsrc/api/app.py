@@ -61,6 +61,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             tasks.start_soon(sweep_forever, app.state.vsrc)
             yield
             tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(app.state.vsrc.close)  # e.g. keys' last use, noted in memory
         runtime.close()
 
     app = FastAPI(

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from vsrc.api.health_cache import HealthCache
 from vsrc.config import Settings
 from vsrc.db.session import transaction
-from vsrc.errors import AuthError, InsufficientStorage
+from vsrc.errors import AuthError
 from vsrc.runtime import Runtime
 from vsrc.services import keys
 from vsrc.services.analytics import AnalyticsIngest
+from vsrc.services.key_usage import KeyUsage
 from vsrc.services.tokens import PlaybackGuard
 from vsrc.storage import Storage
 from vsrc.tasks.queue import TaskQueue
@@ -45,13 +49,34 @@ class AppState:
     def queue(self) -> TaskQueue:
         return self.runtime.queue
 
+    @cached_property
+    def key_cache(self) -> keys.KeyCache:
+        return keys.KeyCache(self.sessions, ttl=self.settings.key_cache_seconds)
+
+    @cached_property
+    def key_usage(self) -> KeyUsage:
+        return KeyUsage(self.sessions, interval=self.settings.key_touch_seconds)
+
+    @cached_property
+    def health(self) -> HealthCache:
+        return HealthCache(self.sessions, self.settings, ttl=self.settings.health_cache_seconds)
+
+    def close(self) -> None:
+        """Write what only this process knows (keys' last use); blocking, call it off the loop."""
+        self.key_usage.close()
+
 
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.vsrc
     return state
 
 
-StateDep = Annotated[AppState, Depends(get_state)]
+# Dependencies that do no I/O are ``async def``: a plain ``def`` would cost a thread-pool hop each.
+async def state_dependency(request: Request) -> AppState:
+    return get_state(request)
+
+
+StateDep = Annotated[AppState, Depends(state_dependency)]
 
 
 def get_session(state: StateDep) -> Iterator[Session]:
@@ -63,26 +88,22 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-NEVER_TOUCH = 2**31
-
-
-def get_principal(request: Request, state: StateDep) -> keys.Principal:
+async def get_principal(request: Request, state: StateDep) -> keys.Principal:
+    """The caller of a bearer key: from the process's key cache, else one lookup in a worker
+    thread. Notes the key's use for its ``lastUsedAt`` (written in the background)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise AuthError("Missing API key: send 'Authorization: Bearer <key>'")
-    try:
-        with transaction(state.sessions) as session:
-            return keys.authenticate(
-                session, plaintext=token.strip(), touch_after=state.settings.key_touch_seconds
-            )
-    except InsufficientStorage:
-        # lastUsedAt is a courtesy: a full disk must not turn reads into errors.
-        with transaction(state.sessions) as session:
-            return keys.authenticate(session, plaintext=token.strip(), touch_after=NEVER_TOUCH)
+    principal = state.key_cache.cached(token)
+    if principal is None:
+        principal = await anyio.to_thread.run_sync(state.key_cache.check, token)
+    state.key_usage.record(principal.key_id)
+    return principal
 
 
-def require_write(principal: Annotated[keys.Principal, Depends(get_principal)]) -> keys.Principal:
+async def require_write(principal: Annotated[keys.Principal, Depends(get_principal)]) -> keys.Principal:
     principal.require("write")
     return principal
 

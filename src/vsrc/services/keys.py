@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import Account, ApiKey
+from vsrc.db.session import transaction
 from vsrc.errors import AuthError, NotFound, PermissionDenied, ValidationFailed
 from vsrc.timeutil import utcnow
 
@@ -19,6 +23,7 @@ PERMISSIONS = ("read", "write")
 KEY_PREFIX = "vsrc_"
 _PREFIX_LEN = len(KEY_PREFIX) + 12
 DEFAULT_ACCOUNT = "admin@localhost"
+REVOKED = "API key has been revoked"
 
 
 @dataclass(frozen=True)
@@ -131,17 +136,87 @@ def revoke_key(session: Session, *, prefix: str) -> ApiKey:
     return key
 
 
-def authenticate(session: Session, *, plaintext: str, touch_after: int = 60) -> Principal:
-    """Resolve a bearer key to a principal; raises ``AuthError`` for unknown or revoked keys."""
+def lookup(session: Session, *, plaintext: str) -> Principal:
+    """Resolve a bearer key to a principal; raises ``AuthError`` for unknown or revoked keys.
+
+    Reads only: when a key was last used is recorded by ``vsrc.services.key_usage``, off the
+    request path."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) < _PREFIX_LEN:
         raise AuthError("Invalid API key")
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == plaintext[:_PREFIX_LEN]))
     if key is None or not hmac.compare_digest(key.key_hash, _hash(plaintext)):
         raise AuthError("Invalid API key")
     if key.revoked_at is not None:
-        raise AuthError("API key has been revoked")
-    now = utcnow()
-    # Writing on every request would serialise reads on SQLite; a minute's precision is plenty.
-    if key.last_used_at is None or now - key.last_used_at >= timedelta(seconds=touch_after):
-        key.last_used_at = now
+        raise AuthError(REVOKED)
     return Principal(account_id=key.account_id, key_id=key.id, permission=key.permission)
+
+
+class KeyCache:
+    """Checked API keys, trusted for ``ttl`` seconds per process (docs/architecture.md#api-keys).
+
+    A request with a key seen in the last ``ttl`` seconds costs a dictionary lookup instead of a
+    database query. The price: a key revoked elsewhere (the CLI, another API process of a fleet)
+    keeps working for at most ``ttl`` seconds in this process; the process that revoked it calls
+    ``forget`` and refuses it at once. Entries are keyed by the key's SHA-256 (never the plaintext);
+    unknown keys are not remembered, so made-up keys cannot crowd out real ones.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ttl: float,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        # digest -> (checked at, the principal, or None for a revoked key)
+        self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, plaintext: str) -> Principal | None:
+        """The principal of a key checked less than ``ttl`` seconds ago (no I/O: safe on the event
+        loop); ``None`` when it must be looked up. ``AuthError`` for a key known to be revoked."""
+        digest = _hash(plaintext)
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or self._clock() - entry[0] >= self._ttl:
+            return None
+        if entry[1] is None:
+            raise AuthError(REVOKED)
+        return entry[1]
+
+    def check(self, plaintext: str) -> Principal:
+        """Look the key up in the database (blocking: call it from a worker thread) and remember
+        the answer; raises ``AuthError`` like ``lookup``."""
+        checked_at = self._clock()
+        principal: Principal | None = None
+        try:
+            with transaction(self._sessions) as session:
+                principal = lookup(session, plaintext=plaintext)
+        except AuthError as exc:
+            if exc.message != REVOKED:
+                raise
+            self._remember(_hash(plaintext), checked_at, None)
+            raise
+        self._remember(_hash(plaintext), checked_at, principal)
+        return principal
+
+    def _remember(self, digest: str, checked_at: float, principal: Principal | None) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._entries[digest] = (checked_at, principal)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def forget(self, key_id: int) -> None:
+        """Drop the entry of key ``key_id`` (after revoking it here, so this process refuses it at once)."""
+        with self._lock:
+            stale = [d for d, (_at, p) in self._entries.items() if p is not None and p.key_id == key_id]
+            for digest in stale:
+                del self._entries[digest]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
-from vsrc.api.deps import SessionDep, StateDep
-from vsrc.services import health as health_service
+from vsrc.api.deps import StateDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(session: SessionDep, state: StateDep) -> dict[str, Any]:
+@router.get("/health", response_model=dict[str, Any])
+async def health(state: StateDep) -> Response:
     """``{"status": "ok"}`` or ``{"status": "degraded", "reasons": [...]}``, with details; 200 either
-    way (the API itself answers)."""
-    return health_service.report(session, state.settings)
+    way (the API itself answers). Computed at most once per ``VSRC_HEALTH_CACHE_SECONDS`` per process."""
+    return Response(await state.health.body(), media_type="application/json")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from vsrc.api.deps import Reader, SessionDep, StateDep, Writer
+from vsrc.api.deps import AppState, Reader, SessionDep, StateDep, Writer
 from vsrc.api.schemas.common import FORBIDDEN, READ_ERRORS, TOO_LARGE, UNSUPPORTED
 from vsrc.api.schemas.live import Embed, EmbedResponse
 from vsrc.api.schemas.media import (
@@ -26,6 +26,7 @@ from vsrc.api.schemas.media import (
     uploaded_media,
 )
 from vsrc.api.uploads import receive_upload
+from vsrc.db.session import transaction
 from vsrc.services import embed, live, media, uploads
 from vsrc.services.media import MAX_PAGE, Page
 
@@ -119,20 +120,25 @@ async def upload_media(request: Request, principal: Writer, state: StateDep) -> 
     return UploadResponse(data=uploaded_media(created))
 
 
+def _list_page(
+    state: AppState, account_id: int, page: int, limit: int, status: str | None
+) -> MediaPageResponse:
+    with transaction(state.sessions) as session:
+        result = media.list_media(session, account_id=account_id, page=page, limit=limit, status=status)
+        return _page(result, state.settings.public_url)
+
+
 @router.get("", response_model=MediaPageResponse)
-def list_media(
+async def list_media(
     principal: Reader,
-    session: SessionDep,
     state: StateDep,
     page: PageQ = 1,
     limit: LimitQ = 20,
     encodingStatus: Status | None = None,
 ) -> MediaPageResponse:
     """The account's media, newest first."""
-    result = media.list_media(
-        session, account_id=principal.account_id, page=page, limit=limit, status=encodingStatus
-    )
-    return _page(result, state.settings.public_url)
+    # One thread-pool hop for the query and the page's models (docs/architecture.md#api-keys).
+    return await run_in_threadpool(_list_page, state, principal.account_id, page, limit, encodingStatus)
 
 
 @router.get("/search", response_model=MediaPageResponse)
@@ -155,11 +161,16 @@ def search_media(
     return _page(result, state.settings.public_url)
 
 
+def _detail(state: AppState, account_id: int, public_id: str) -> MediaResponse:
+    with transaction(state.sessions) as session:
+        item = media.get_media(session, account_id=account_id, public_id=public_id)
+        return MediaResponse(data=media_detail(item, state.settings.public_url))
+
+
 @router.get("/{mediaId}", response_model=MediaResponse)
-def get_media(mediaId: VodId, principal: Reader, session: SessionDep, state: StateDep) -> MediaResponse:
+async def get_media(mediaId: VodId, principal: Reader, state: StateDep) -> MediaResponse:
     """One media item with its tags."""
-    item = media.get_media(session, account_id=principal.account_id, public_id=mediaId)
-    return MediaResponse(data=media_detail(item, state.settings.public_url))
+    return await run_in_threadpool(_detail, state, principal.account_id, mediaId)
 
 
 @router.patch("/{mediaId}", response_model=MediaResponse, responses=FORBIDDEN)

@@ -57,4 +57,5 @@ def revoke_key(key_id: int, viewer: EditorDep, state: StateDep) -> Response:
     with transaction(state.sessions) as session:
         key = keys.revoke_account_key(session, account_id=viewer.account_id, key_id=key_id)
         prefix = key.prefix
+    state.key_cache.forget(key_id)  # refused at once here; other processes within VSRC_KEY_CACHE_SECONDS
     return RedirectResponse(f"/keys?revoked={prefix}", status_code=303)
