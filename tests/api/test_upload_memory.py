@@ -1,13 +1,17 @@
-"""A 256 MiB upload to S3 through a real API process holds one multipart part at a time: the
-process's peak RSS grows by far less than the file (moto, holding the object, runs in pytest)."""
+"""Uploads to S3 through a real API process: a 256 MiB upload holds two multipart parts at a time (the
+process's peak RSS grows by far less than the file; moto, holding the object, runs in pytest), and a
+killed process's unfinished multipart upload is ended by the next one."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import struct
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,7 +19,7 @@ import pytest
 
 from tests.conftest import free_port, start_server, stop_server
 from tests.helpers import eventually
-from tests.s3 import bucket_keys, incomplete_uploads, s3_url
+from tests.s3 import bucket_keys, incomplete_uploads, s3_client, s3_url
 
 pytestmark = pytest.mark.slow  # a real API process and 256 MiB through it
 
@@ -105,3 +109,80 @@ def test_s3_upload_memory_is_bounded(
     finally:
         api.terminate()
         api.wait(timeout=30)
+
+
+def test_unfinished_s3_upload_of_a_killed_api_is_ended_at_the_next_start(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """SIGKILL mid-upload: no cleanup runs, the multipart upload stays open in the bucket; the next
+    API process ends it (untouched for longer than VSRC_UPLOAD_PART_MAX_AGE) before serving."""
+    url = s3_url(bucket, s3_endpoint)
+    data = tmp_path / "data"
+    setup = start_server(data, storage_url=url)
+    key = setup.key()
+    stop_server(setup)
+    env = {
+        **os.environ,
+        "VSRC_DATA_DIR": str(data),
+        "VSRC_STORAGE_URL": url,
+        "VSRC_LOG_LEVEL": "WARNING",
+    }
+
+    def api(**extra: str) -> tuple[subprocess.Popen[bytes], int]:
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        proc = subprocess.Popen(argv, env={**env, **extra}, stderr=(tmp_path / "api.log").open("ab"))
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        eventually(up, timeout=120, what="the API process answers")
+        return proc, port
+
+    client = s3_client(s3_endpoint)
+
+    def part_dates() -> list[datetime]:
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        return [
+            part["LastModified"]
+            for u in uploads
+            for part in client.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get(
+                "Parts", []
+            )
+        ]
+
+    def idle() -> bool:
+        """The newest part is older than the 1 s maximum age (S3 dates have 1 s resolution)."""
+        return datetime.now(UTC) - max(part_dates()) > timedelta(seconds=1)
+
+    first, port = api()
+    try:
+        head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+        request = (
+            f"POST /api/v1/media/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: {64 * MIB}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request + head)
+            for _ in range(20):
+                sock.sendall(os.urandom(MIB))
+            eventually(part_dates, timeout=60, what="a multipart upload with a part sent")
+            first.send_signal(signal.SIGKILL)  # the request's abort never runs
+            first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert incomplete_uploads(s3_endpoint, bucket) != []
+    eventually(idle, timeout=60, what="the abandoned upload idle for longer than the maximum age")
+    second, _ = api(VSRC_UPLOAD_PART_MAX_AGE="1")  # the first one's default age never sweeps it
+    try:
+        assert incomplete_uploads(s3_endpoint, bucket) == []  # ended before the first request served
+        assert bucket_keys(s3_endpoint, bucket) == []
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
