@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vsrc.cli_storage import storage_app
 from vsrc.cli_tokens import tokens_app
 from vsrc.config import Settings, load_settings
 from vsrc.errors import VsrcError
@@ -25,6 +26,7 @@ app.add_typer(users_app, name="users")
 servers_app = typer.Typer(help="Manage RTMP ingest servers.", no_args_is_help=True)
 app.add_typer(servers_app, name="servers")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(storage_app, name="storage")
 err = Console(stderr=True)
 
 

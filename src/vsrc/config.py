@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     upload_part_max_age: float = Field(
         default=3600, gt=0, description="seconds after which an untouched upload temp file is swept"
     )
+    orphan_min_age: float = Field(
+        default=86400, gt=0, description="seconds stored files of an item without a row wait before the sweep"
+    )
+    orphan_sweep_minutes: int = Field(
+        default=60, ge=0, le=1440, description="how often the worker sweeps orphaned files (0: never)"
+    )
     upload_url_ttl_seconds: int = Field(
         default=24 * 3600, ge=60, le=7 * 24 * 3600, description="how long a direct upload's URL is valid"
     )

@@ -104,5 +104,10 @@ class Storage(Protocol):
     def list(self, prefix: str) -> list[str]:
         """Every key under the folder ``prefix`` (``media/a`` never lists ``media/ab/…``), sorted."""
 
+    def children(self, folder: str) -> dict[str, float]:
+        """Each name directly inside the folder ``folder`` (an object or a sub-folder) mapped to the
+        newest modification time (Unix seconds) of anything under it: the orphan sweep's view of
+        the items of ``hls/``, ``media/``… and how recently each was written. Empty if none."""
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many files were removed."""

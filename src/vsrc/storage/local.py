@@ -140,6 +140,22 @@ class LocalStorage:
             return []
         return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
 
+    def children(self, folder: str) -> dict[str, float]:
+        base = self._resolve(folder)
+        if base == self.root or not base.is_dir():
+            return {}
+        found: dict[str, float] = {}
+        for child in base.iterdir():
+            try:
+                # Folders count too: a stage's folder is created before ffmpeg writes into it.
+                times = [child.lstat().st_mtime]
+                if child.is_dir():
+                    times += [p.lstat().st_mtime for p in child.rglob("*")]
+            except FileNotFoundError:
+                continue  # removed meanwhile (a delete, a temp file renamed)
+            found[child.name] = max(times)
+        return found
+
     def delete_prefix(self, prefix: str) -> int:
         target = self._resolve(prefix)
         if target == self.root:

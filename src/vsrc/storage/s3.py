@@ -253,6 +253,22 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not list {prefix}: {exc}") from exc
 
+    def children(self, folder: str) -> dict[str, float]:
+        base = self._key(folder) + "/"
+        found: dict[str, float] = {}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(base) :].split("/", 1)[0]
+                    if not name:
+                        continue  # a "folder/" marker object some tools create
+                    when = obj["LastModified"].timestamp()
+                    found[name] = max(when, found.get(name, when))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not list {folder}: {exc}") from exc
+        return found
+
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.strip("/"):
             raise StorageError("refusing to delete the storage root")

@@ -25,6 +25,15 @@ def requeue_stale(runtime: Runtime) -> None:
     requeue(runtime, runtime.queue.enqueue_encode)
 
 
+def sweep_orphans(runtime: Runtime) -> None:
+    """Every ``VSRC_ORPHAN_SWEEP_MINUTES``: remove stored files whose item has no row. Every worker of
+    a fleet queues it; a second sweep finds nothing left to do (no lock: a killed worker's lock
+    would stop the sweep for good)."""
+    from vsrc.services.orphans import sweep_orphans as sweep
+
+    sweep(runtime.sessions, runtime.storage, min_age=runtime.settings.orphan_min_age)
+
+
 def deliver_webhook(runtime: Runtime, delivery_id: int) -> None:
     """Send one webhook delivery; a failure schedules its retry (see ``vsrc.tasks.webhook_job``)."""
     from vsrc.tasks.webhook_job import run_delivery

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -62,6 +63,7 @@ class TaskQueue:
     webhooks_huey: Huey
     deliver_webhook: Any
     sweep_webhooks: Any
+    sweep_orphans: Any = None
 
     def enqueue_encode(self, media_id: str) -> None:
         self.encode_media(media_id)
@@ -104,6 +106,17 @@ def build_queue(runtime: Runtime) -> TaskQueue:
     def sweep_webhooks() -> None:
         jobs.sweep_webhooks(runtime)
 
+    @functools.wraps(jobs.sweep_orphans)
+    def sweep_orphans() -> None:
+        jobs.sweep_orphans(runtime)
+
+    every = runtime.settings.orphan_sweep_minutes
+
+    def sweep_due(when: datetime) -> bool:
+        return every > 0 and (when.hour * 60 + when.minute) % every == 0
+
+    orphans_task = huey.periodic_task(sweep_due)(sweep_orphans)
+
     webhooks = create_huey(runtime.settings, "vsrc-webhooks")
     return TaskQueue(
         huey=huey,
@@ -112,4 +125,5 @@ def build_queue(runtime: Runtime) -> TaskQueue:
         webhooks_huey=webhooks,
         deliver_webhook=webhooks.task()(deliver_webhook),
         sweep_webhooks=webhooks.periodic_task(crontab(minute="*"))(sweep_webhooks),
+        sweep_orphans=orphans_task,
     )
