@@ -45,7 +45,13 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             make_clip(root / "a.mp4", seconds=2, size="320x180"),
             make_clip(root / "b.mp4", seconds=2, size="320x180"),
             # Lossless noise: ~20 MiB in two seconds, so its copy is a multipart upload.
-            make_clip(root / "big.mp4", seconds=2, size="640x360", rate=30, extra=["-vf", "noise=alls=40:allf=t+u", "-qp", "0"]),
+            make_clip(
+                root / "big.mp4",
+                seconds=2,
+                size="640x360",
+                rate=30,
+                extra=["-vf", "noise=alls=40:allf=t+u", "-qp", "0"],
+            ),
         ]
         assert clips[2].stat().st_size > 8 * 1024**2
         ids = [
