@@ -59,19 +59,6 @@ def _migrate(settings: Settings) -> None:
         runtime.close()
 
 
-def _media_settings(what: str) -> Settings:
-    """Settings of a process that reads or writes media: refused on storage it cannot use yet."""
-    from vsrc.storage import refuse_unwired
-
-    settings = _settings()
-    try:
-        refuse_unwired(settings.storage_location, what)
-    except VsrcError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from exc
-    return settings
-
-
 def _storage_checked(runtime: Runtime) -> Runtime:
     """Stop at start-up, naming what is wrong, when an S3 bucket is unreachable or refuses us."""
     from vsrc.storage.url import S3Location
@@ -111,7 +98,8 @@ def api() -> None:
 
     from vsrc.api.server import PROTOCOL
 
-    settings = _media_settings("'vsrc api'")
+    settings = _settings()
+    _storage_checked(Runtime(settings)).close()  # every path of the API reads and writes through storage
     _logging(settings)
     err.print(f"Dashboard: {settings.public_url}/ (sign-up is open until the first user exists)")
     # A factory import string, so that uvicorn can start several worker processes.
@@ -212,7 +200,8 @@ def serve() -> None:
     """All-in-one: migrate, then the API, the encoding worker and RTMP ingest in one command."""
     from vsrc.supervisor import Supervisor
 
-    settings = _media_settings("'vsrc serve'")
+    settings = _settings()
+    _storage_checked(Runtime(settings)).close()  # before migrating: a wrong bucket stops it at once
     _logging(settings)
     _migrate(settings)
     err.print(

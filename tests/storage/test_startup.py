@@ -1,5 +1,5 @@
-"""Start-up with S3 storage through the real CLI: `vsrc doctor` names what is wrong, and the processes
-that still need local media files refuse an s3:// URL instead of silently using the local disk."""
+"""Start-up with S3 storage through the real CLI: `vsrc doctor` names what is wrong, and every process
+that reads or writes media stops at start (exit 2) naming a bucket it cannot use."""
 
 from __future__ import annotations
 
@@ -71,14 +71,6 @@ def test_bad_storage_url_stops_start_up(tmp_path: Path) -> None:
     assert "VSRC_STORAGE_URL" in said and "unknown s3:// URL parameter 'endpont'" in said
 
 
-@pytest.mark.parametrize("command", ["api", "serve"])
-def test_media_processes_refuse_s3_until_wired(tmp_path: Path, s3_endpoint: str, command: str) -> None:
-    result = vsrc(tmp_path, url("vsrc-media", s3_endpoint), command, VSRC_HTTP_PORT=str(free_port()))
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert f"not yet supported for 'vsrc {command}'" in " ".join(result.stderr.split())
-    assert not (tmp_path / "storage").exists()  # nothing went to the local disk instead
-
-
 def test_doctor_names_refused_credentials(
     tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,12 +100,12 @@ def test_doctor_names_refused_credentials(
     assert "not-the-secret" not in refused.stdout + refused.stderr
 
 
-@pytest.mark.parametrize("command", ["worker", "ingest"])
+@pytest.mark.parametrize("command", ["worker", "ingest", "api", "serve"])
 def test_media_processes_name_a_missing_bucket_at_start(
     tmp_path: Path, s3_endpoint: str, command: str
 ) -> None:
     bad = url("vsrc-no-such-bucket", s3_endpoint)
-    result = vsrc(tmp_path, bad, command, VSRC_RTMP_PORT=str(free_port()))
+    result = vsrc(tmp_path, bad, command, VSRC_RTMP_PORT=str(free_port()), VSRC_HTTP_PORT=str(free_port()))
     assert result.returncode == 2, result.stdout + result.stderr
     said = " ".join(result.stderr.split())
     assert "VSRC_STORAGE_URL" in said and "vsrc-no-such-bucket" in said
