@@ -76,7 +76,7 @@ test-fleet: $(STAMP)
 	  --pidfile $(FLEET_DIR)/redis.pid --logfile $(FLEET_DIR)/redis.log
 	url=$$(scripts/pg-test-server.sh start $(FLEET_DIR)/pg $(PG_PORT)) && \
 	TEST_POSTGRES_URL=$$url TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) \
-	  $(PYTEST) tests/api tests/tasks tests/live tests/webhooks; \
+	  $(PYTEST) tests/api tests/tasks tests/live tests/webhooks tests/fleet; \
 	rc=$$?; scripts/pg-test-server.sh stop $(FLEET_DIR)/pg; redis-cli -p $(REDIS_PORT) shutdown nosave; exit $$rc
 
 clean:
