@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from tests.api.test_signed_playback import refused
 from tests.conftest import Server, start_server, stop_server
@@ -207,3 +207,19 @@ def test_other_methods_still_reach_the_app(srv: Server) -> None:
         post = client.post(f"/hls/{VOD}/master.m3u8")
         assert post.status_code == 405 and "GET" in post.headers["allow"]
         assert isinstance(client.get("/health"), httpx.Response)
+
+
+def test_an_unexpected_failure_is_an_envelope(srv: Server) -> None:
+    """A failure that is no VsrcError (here the database: its table is gone) answers a 500 error
+    envelope, readable cross-origin, as the rest of the API does — not the server's bare text 500."""
+    with srv.sessions() as session, session.begin():
+        session.execute(text("ALTER TABLE media RENAME TO media_gone"))
+    try:
+        with srv.client() as client:
+            answer = client.get(f"/hls/resolve/{VOD}", headers={"Origin": "https://customer.example"})
+        assert answer.status_code == 500
+        assert answer.json() == {"success": False, "message": "Internal server error"}
+        assert answer.headers["access-control-allow-origin"] == "*"
+    finally:
+        with srv.sessions() as session, session.begin():
+            session.execute(text("ALTER TABLE media_gone RENAME TO media"))

@@ -13,6 +13,7 @@ storage is answered with ``X-Accel-Redirect`` and nginx sends the file itself (d
 from __future__ import annotations
 
 import json
+import logging
 import re
 from urllib.parse import parse_qsl
 
@@ -21,7 +22,7 @@ from starlette.concurrency import iterate_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vsrc.api.deps import AppState
-from vsrc.api.errors import error_response
+from vsrc.api.errors import envelope, error_response
 from vsrc.errors import NotFound, ValidationFailed, VsrcError
 from vsrc.ids import MEDIA_ID_RE
 from vsrc.media.tokenized import tokenize_playlist, tokenize_vtt
@@ -42,6 +43,7 @@ CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"Content-Length, Content-Range, Accept-Ranges, Retry-After"),
 ]
+log = logging.getLogger("vsrc.api.delivery")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _LISTINGS = (".m3u8", ".vtt")
 
@@ -61,23 +63,33 @@ class DeliveryMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if path.startswith("/hls/resolve/"):
+            answer = self._resolve(scope, send, path[len("/hls/resolve/") :])
+        elif path.startswith("/hls/"):
+            answer = self._file(scope, send, "hls", path[len("/hls/") :])
+        elif path.startswith("/thumbnails/"):
+            answer = self._file(scope, send, "thumbnails", path[len("/thumbnails/") :])
+        else:
+            await self.app(scope, receive, send)
+            return
         try:
-            if path.startswith("/hls/resolve/"):
-                await self._resolve(scope, send, path[len("/hls/resolve/") :])
-            elif path.startswith("/hls/"):
-                await self._file(scope, send, "hls", path[len("/hls/") :])
-            elif path.startswith("/thumbnails/"):
-                await self._file(scope, send, "thumbnails", path[len("/thumbnails/") :])
-            else:
-                await self.app(scope, receive, send)
-        except VsrcError as exc:
+            await answer
+        except Exception as exc:
+            if scope.get("vsrc.delivery_started"):
+                raise  # the body is cut short: the server closes the connection, nothing to answer
+            if isinstance(exc, VsrcError):
+                reply = error_response(exc)
+            else:  # as the API's own handler of unexpected errors does (api/errors.py)
+                log.exception("unhandled error in delivery", exc_info=exc)
+                reply = envelope(500, "Internal server error")
+
             # With the CORS headers, so that a player on another origin can read why (403 reasons).
             async def send_with_cors(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     message["headers"] = [*message["headers"], *CORS]
                 await send(message)
 
-            await error_response(exc)(scope, receive, send_with_cors)
+            await reply(scope, receive, send_with_cors)
 
     async def _resolve(self, scope: Scope, send: Send, media_id: str) -> None:
         token = _token(scope)  # validated even where it is not needed, as the OpenAPI document says
@@ -149,7 +161,7 @@ class DeliveryMiddleware:
             await _send(scope, send, status, media_type, cache, body, extra, length=stop - start)
             return
         # Too big to keep in memory: streamed through storage (local disk or S3) chunk by chunk.
-        await _start(send, status, media_type, cache, stop - start, extra)
+        await _start(scope, send, status, media_type, cache, stop - start, extra)
         storage = self.cache.storage
         async for chunk in iterate_in_threadpool(blob.chunks(storage, start, stop)):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -200,6 +212,7 @@ def _range(scope: Scope, size: int) -> tuple[int, int] | str | None:
 
 
 async def _start(
+    scope: Scope,
     send: Send, status: int, media_type: bytes, cache: bytes, length: int, extra: list[tuple[bytes, bytes]]
 ) -> None:
     headers = [
@@ -210,6 +223,7 @@ async def _start(
         *CORS,
         *extra,
     ]
+    scope["vsrc.delivery_started"] = True  # an error after this cannot be answered any more
     await send({"type": "http.response.start", "status": status, "headers": headers})
 
 
@@ -223,5 +237,5 @@ async def _send(
     extra: list[tuple[bytes, bytes]] | None = None,
     length: int | None = None,
 ) -> None:
-    await _start(send, status, media_type, cache, len(body) if length is None else length, extra or [])
+    await _start(scope, send, status, media_type, cache, len(body) if length is None else length, extra or [])
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
