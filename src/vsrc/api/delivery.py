@@ -213,7 +213,12 @@ def _range(scope: Scope, size: int) -> tuple[int, int] | str | None:
 
 async def _start(
     scope: Scope,
-    send: Send, status: int, media_type: bytes, cache: bytes, length: int, extra: list[tuple[bytes, bytes]]
+    send: Send,
+    status: int,
+    media_type: bytes,
+    cache: bytes,
+    length: int,
+    extra: list[tuple[bytes, bytes]],
 ) -> None:
     headers = [
         (b"content-type", media_type),
