@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import statistics
 import time
@@ -175,6 +176,7 @@ def main() -> None:
     args.seconds = args.seconds or (10 if args.quick else 30)
     args.size = args.size or ("1280x720" if args.quick else "1920x1080")
     args.reps = args.reps or (1 if args.quick else 2)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     load = common.wait_for_quiet(args.wait_quiet)
     print(f"# load average at start {load:.1f} on {os.cpu_count()} CPUs", flush=True)
     res = common.in_workdir(args.workdir, "encode-s3", lambda wd: run(wd, args))
