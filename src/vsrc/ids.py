@@ -8,10 +8,10 @@ import uuid
 VOD_PREFIX = "vod_"
 LIVE_PREFIX = "live_"
 UPLOAD_PREFIX = "upl_"
-VOD_ID_RE = re.compile(r"^vod_[a-f0-9\-]+$")
-LIVE_ID_RE = re.compile(r"^live_[a-f0-9\-]+$")
-MEDIA_ID_RE = re.compile(r"^(vod|live)_[a-f0-9\-]+$")
-UPLOAD_ID_RE = re.compile(r"^upl_[a-f0-9\-]+$")
+VOD_ID_RE = re.compile(r"^vod_[a-f0-9\-]+\Z")
+LIVE_ID_RE = re.compile(r"^live_[a-f0-9\-]+\Z")
+MEDIA_ID_RE = re.compile(r"^(vod|live)_[a-f0-9\-]+\Z")
+UPLOAD_ID_RE = re.compile(r"^upl_[a-f0-9\-]+\Z")
 
 
 def new_vod_id() -> str:

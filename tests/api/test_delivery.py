@@ -223,3 +223,19 @@ def test_an_unexpected_failure_is_an_envelope(srv: Server) -> None:
     finally:
         with srv.sessions() as session, session.begin():
             session.execute(text("ALTER TABLE media_gone RENAME TO media"))
+
+
+def test_a_trailing_newline_is_no_part_of_an_id_or_name(srv: Server) -> None:
+    """``$`` matches before a final newline: ``vod_…%0A`` or ``360p%0A`` must be refused like any
+    other bad name, without reaching storage (whose message would name the key)."""
+    lay_out(srv.runtime.storage, VOD)
+    for path in (
+        f"/hls/{VOD}%0A/360p/seg_00000.ts",
+        f"/hls/{VOD}/360p%0A/seg_00000.ts",
+        f"/thumbnails/{VOD}%0A/poster.jpg",
+        f"/hls/resolve/{VOD}%0A",
+    ):
+        status, reply = raw_status(srv, path)
+        assert status == 404, path
+        assert reply.endswith((b'"message":"Not found"}', b'"message":"Media not found"}')), path
+        assert b"stored object" not in reply, path

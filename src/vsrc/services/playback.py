@@ -14,7 +14,7 @@ from vsrc.db.models import LiveStream, Media
 from vsrc.errors import NotFound
 from vsrc.ids import MEDIA_ID_RE
 
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\Z")
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
