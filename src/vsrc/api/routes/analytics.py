@@ -11,7 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
 from vsrc.api.deps import AppState, Reader, SessionDep, StateDep
-from vsrc.api.schemas.analytics import IngestResponse, MediaAnalyticsResponse, ingested, ws_reply
+from vsrc.api.schemas.analytics import (
+    ANALYTICS_BODY,
+    IngestResponse,
+    MediaAnalyticsResponse,
+    ingested,
+    ws_reply,
+)
 from vsrc.api.schemas.analytics import media_analytics as media_analytics_response
 from vsrc.errors import PayloadTooLarge, VsrcError
 from vsrc.services import analytics, analytics_stats
@@ -20,12 +26,14 @@ from vsrc.services.analytics import MAX_BODY_BYTES, AnalyticsIngest, IngestResul
 router = APIRouter(tags=["analytics"])
 
 AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
+# Days from 2000-01-01 to 2100-12-31 (services/analytics_stats.py FIRST_DAY, LAST_DAY).
+DAY_SCHEMA = {"pattern": r"^(20\d\d|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"}
 
 EVENT_BODY = {
     "required": True,
     "content": {
         "application/json": {
-            "schema": {"type": "object", "description": "one VSRCPlayer event, or {events: [...]}"},
+            "schema": ANALYTICS_BODY,
             "example": {
                 "event": "play",
                 "type": "play",
@@ -123,8 +131,14 @@ def get_media_analytics(
     mediaId: AnyId,
     principal: Reader,
     session: SessionDep,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, inclusive (default: today)")] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="first UTC day (YYYY-MM-DD)", json_schema_extra=DAY_SCHEMA),
+    ] = None,
+    to: Annotated[
+        date | None,
+        Query(description="last UTC day, inclusive (default: today)", json_schema_extra=DAY_SCHEMA),
+    ] = None,
 ) -> MediaAnalyticsResponse:
     """Views, unique sessions, estimated watch time, event counts and a per-day series of a VOD or
     live item over a window of UTC days (default: the last 30)."""

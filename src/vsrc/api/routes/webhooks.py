@@ -32,8 +32,23 @@ from vsrc.services.media import MAX_PAGE
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=WRITE_ERRORS)
 
-WebhookId = Annotated[str, Path(max_length=64, examples=["whk_3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c"])]
-DeliveryId = Annotated[str, Path(max_length=64, examples=["dlv_9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"])]
+# The service checks the ids (naming the field); the document states the same patterns.
+WebhookId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        examples=["whk_3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c"],
+        json_schema_extra={"pattern": webhooks.WEBHOOK_ID_PATTERN},
+    ),
+]
+DeliveryId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        examples=["dlv_9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"],
+        json_schema_extra={"pattern": webhooks.DELIVERY_ID_PATTERN},
+    ),
+]
 
 
 @router.post("", status_code=201, response_model=WebhookCreateResponse)

@@ -2,10 +2,90 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from vsrc.services.analytics import IngestResult
+from vsrc.services.analytics import (
+    EVENT_TYPES,
+    MAX_BATCH_EVENTS,
+    MAX_ERROR_MESSAGE,
+    MAX_POSITION,
+    MEDIA_RE,
+    NAME_KEYS,
+    QUALITY_RE,
+    SESSION_RE,
+    TS_RANGE,
+    IngestResult,
+)
 from vsrc.services.analytics_stats import MediaStats
+
+
+def _seconds(nullable: bool) -> dict[str, Any]:
+    number = {"type": "number", "minimum": 0, "maximum": MAX_POSITION}
+    return {"anyOf": [number, {"type": "null"}]} if nullable else number
+
+
+def _event_schema(kind: str) -> dict[str, Any]:
+    """One event named ``kind``: in ``event`` (ours, with ``type`` alike) or ``eventType`` (the
+    original VSRCPlayer's); every name it carries must agree, so each event type is its own branch."""
+    low, high = TS_RANGE
+    return {
+        "type": "object",
+        "required": ["sessionId", "mediaId"],
+        "anyOf": [{"required": [key]} for key in NAME_KEYS],
+        "properties": {
+            **{key: {"const": kind} for key in NAME_KEYS},
+            "sessionId": {"type": "string", "pattern": SESSION_RE.pattern},
+            "mediaId": {"type": "string", "pattern": MEDIA_RE.pattern, "description": "an existing item"},
+            "playerType": {"anyOf": [{"enum": ["vod", "live"]}, {"type": "null"}]},
+            "currentTime": _seconds(nullable=False),
+            "duration": _seconds(nullable=True),
+            "bufferDuration": _seconds(nullable=True),
+            "quality": {"anyOf": [{"type": "string", "pattern": QUALITY_RE.pattern}, {"type": "null"}]},
+            "timestamp": {
+                "anyOf": [{"type": "number", "minimum": low, "maximum": high}, {"type": "null"}],
+                "description": "client clock, epoch milliseconds",
+            },
+            "errorMessage": {
+                "anyOf": [{"type": "string", "maxLength": MAX_ERROR_MESSAGE}, {"type": "null"}],
+            },
+            "data": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "metadata": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        },
+    }
+
+
+PLAYER_EVENT: dict[str, Any] = {
+    "anyOf": [_event_schema(kind) for kind in EVENT_TYPES],
+    "description": "a VSRCPlayer event; data/metadata (with errorMessage and bufferDuration) at most "
+    "2 KiB as JSON",
+}
+EVENT_BATCH: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS, "items": PLAYER_EVENT}
+    },
+}
+# Every analytics endpoint takes every shape (services/analytics.py payload_items): a bare event, a
+# batch, or the original VSRCPlayer's WebSocket envelopes of either.
+ANALYTICS_BODY: dict[str, Any] = {
+    "anyOf": [
+        PLAYER_EVENT,
+        EVENT_BATCH,
+        {
+            "type": "object",
+            "required": ["type", "payload"],
+            "properties": {"type": {"const": "event"}, "payload": PLAYER_EVENT},
+        },
+        {
+            "type": "object",
+            "required": ["type", "payload"],
+            "properties": {"type": {"const": "batch"}, "payload": EVENT_BATCH},
+        },
+    ]
+}
 
 
 class FieldErrorOut(BaseModel):

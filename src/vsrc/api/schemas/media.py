@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from vsrc.db.models import Media, Tag
 from vsrc.timeutil import iso_ms
@@ -137,21 +137,61 @@ class MediaPageResponse(BaseModel):
     data: MediaPage
 
 
+# The upload's field rules as services/media.py validate_changes applies them to an edit.
+TITLE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": r"^[^\x00]*\S[^\x00]*$",
+}
+EDIT_DESCRIPTION_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "maxLength": 1000, "pattern": r"^[^\x00]*$"}, {"type": "null"}]
+}
+# A comma list (each tag at most 255 characters once trimmed), or a list of tags without commas.
+EDIT_TAGS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "string",
+            "maxLength": 500,
+            "pattern": r"^\s*[^,\x00]{0,255}\s*(,\s*[^,\x00]{0,255}\s*)*$",
+        },
+        {"type": "array", "items": {"type": "string", "maxLength": 255, "pattern": r"^[^,\x00]*$"}},
+    ],
+    "description": "comma string or list; replaces the tags (at most 500 characters in all)",
+}
+
+
+def _edit_schema(schema: dict[str, Any]) -> None:
+    # A field left out is unchanged; ``null`` is no default the server would accept for it.
+    schema["minProperties"] = 1
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+
+
 class MediaUpdate(BaseModel):
     """``PATCH /api/v1/media/{mediaId}``: any of these; fields not sent stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_edit_schema)
 
-    title: str | None = Field(default=None, examples=["My Edited Video"])
-    description: str | None = Field(default=None, examples=["A better description"])
-    tags: str | list[str] | None = Field(
-        default=None, description="comma string or list; replaces the tags", examples=["conference,2024"]
+    title: Annotated[str | None, WithJsonSchema(TITLE_SCHEMA)] = Field(
+        default=None, examples=["My Edited Video"]
     )
-    playbackPolicy: str | None = Field(
-        default=None,
-        description="'public' or 'signed' (playback then needs a token from a signing key)",
-        examples=["signed"],
+    description: Annotated[str | None, WithJsonSchema(EDIT_DESCRIPTION_SCHEMA)] = Field(
+        default=None, examples=["A better description"]
     )
+    tags: Annotated[str | list[str] | None, WithJsonSchema(EDIT_TAGS_SCHEMA)] = Field(
+        default=None, examples=["conference,2024"]
+    )
+    playbackPolicy: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": ["public", "signed"],
+                "description": "'signed': playback then needs a token from a signing key",
+            }
+        ),
+    ] = Field(default=None, examples=["signed"])
 
 
 class DeletedMedia(BaseModel):

@@ -45,6 +45,9 @@ class DirectUploadCreate(BaseModel):
     )
     corsOrigin: str | None = Field(
         default=None,
+        max_length=255,
+        # services/direct_uploads.py's origin rule.
+        pattern=r"^(\*|https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?)$",
         description="the browser origin that will upload (https://app.example.com), or *; "
         "without it only same-origin pages and non-browser clients can use the URL",
     )

@@ -7,8 +7,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vsrc.db.models import Webhook, WebhookDelivery
+from vsrc.services.webhooks import MAX_DESCRIPTION, SUBSCRIBABLE
 from vsrc.timeutil import iso_ms
 from vsrc.webhooks.outbox import ALL_EVENTS
+from vsrc.webhooks.targets import MAX_URL_LENGTH
 
 EXAMPLE_WEBHOOK: dict[str, Any] = {
     "webhookId": "whk_3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c",
@@ -35,21 +37,62 @@ EXAMPLE_DELIVERY: dict[str, Any] = {
 }
 
 
+# The fields stay ``Any`` so that services/webhooks.py names every bad field in one answer; the
+# document states its rules. Whether the host resolves (to a public address) is known only when saved.
+URL_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "uri",
+    "minLength": 1,
+    "maxLength": MAX_URL_LENGTH,
+    "pattern": r"^https?://[^\s/?#@]+(/[^\s#]*)?$",
+    "description": "http(s) URL without credentials or #fragment; its host must resolve to public "
+    "addresses (unless VSRC_WEBHOOK_ALLOW_PRIVATE)",
+}
+EVENTS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": [*SUBSCRIBABLE, ALL_EVENTS]},
+        },
+        {"type": "null"},
+    ],
+    "description": 'event types; omitted, null or ["*"]: every event',
+}
+DESCRIPTION_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": r"^[^\x00]*$"}, {"type": "null"}]
+}
+
+
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: Any = Field(examples=["https://example.com/vsrc/webhooks"])
-    events: Any = Field(default=None, examples=[["media.completed", "media.failed"]])
-    description: Any = Field(default=None, examples=["Production receiver"])
+    url: Any = Field(examples=["https://example.com/vsrc/webhooks"], json_schema_extra=URL_SCHEMA)
+    events: Any = Field(
+        default=None, examples=[["media.completed", "media.failed"]], json_schema_extra=EVENTS_SCHEMA
+    )
+    description: Any = Field(
+        default=None, examples=["Production receiver"], json_schema_extra=DESCRIPTION_SCHEMA
+    )
+
+
+def _update_schema(schema: dict[str, Any]) -> None:
+    # A field left out is unchanged: no defaults (``url: null`` or ``enabled: null`` are refused).
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
 
 
 class WebhookUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_update_schema)
 
-    url: Any = Field(default=None, examples=["https://example.com/new-receiver"])
-    events: Any = Field(default=None, examples=[["*"]])
-    description: Any = Field(default=None, examples=["Staging receiver"])
-    enabled: Any = Field(default=None, examples=[False])
+    url: Any = Field(
+        default=None, examples=["https://example.com/new-receiver"], json_schema_extra=URL_SCHEMA
+    )
+    events: Any = Field(default=None, examples=[["*"]], json_schema_extra=EVENTS_SCHEMA)
+    description: Any = Field(
+        default=None, examples=["Staging receiver"], json_schema_extra=DESCRIPTION_SCHEMA
+    )
+    enabled: Any = Field(default=None, examples=[False], json_schema_extra={"type": "boolean"})
 
 
 class WebhookOut(BaseModel):
