@@ -43,7 +43,9 @@ class ApiProcess:
     loopback port, serving a freshly migrated data dir. ``env`` adds ``VSRC_*`` settings; ``command``
     may name another HTTP-serving command (``serve``: give it a free ``VSRC_RTMP_PORT``)."""
 
-    def __init__(self, data_dir: Path, command: str = "api", **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, command: str = "api", startup_timeout: float = 180, **env: str
+    ) -> None:
         from tests.conftest import free_port, sessions_for
         from vsrc.config import Settings
         from vsrc.db.migrate import upgrade
@@ -68,7 +70,11 @@ class ApiProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vsrc", command], env=full_env, stdout=self.log, stderr=self.log
         )
-        eventually(self._up, timeout=180, what=f"vsrc {command} answers /health")
+        try:
+            eventually(self._up, timeout=startup_timeout, what=f"vsrc {command} answers /health")
+        except BaseException:
+            self.kill()  # a start that failed (or was interrupted) leaves no process behind
+            raise
 
     def _up(self) -> bool:
         import httpx
@@ -87,6 +93,13 @@ class ApiProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL and reap: for a process that is of no use (it never became ready)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
         self.log.close()
 
 
