@@ -45,6 +45,15 @@ def test_invalid_settings_give_a_clear_message(tmp_path: Path) -> None:
     assert "VSRC_HTTP_PORT" in result.stderr and "VSRC_PUBLIC_URL" in result.stderr
 
 
+def test_a_rate_limit_over_a_zero_window_is_refused_at_start(tmp_path: Path) -> None:
+    # `limits` reads "10/0 minutes" as 10 per minute; the operator meant something else.
+    for name in ("VSRC_RATE_LIMIT", "VSRC_ANALYTICS_IP_LIMIT", "VSRC_LOGIN_RATE_LIMIT"):
+        result = vsrc(tmp_path, "migrate", env={name: "10/0 minutes"})
+        assert result.returncode == 2, (name, result.stderr)
+        assert name in result.stderr and "window" in result.stderr
+    assert vsrc(tmp_path, "migrate", env={"VSRC_RATE_LIMIT": "10/2 minutes"}).returncode == 0
+
+
 def test_doctor_reports_missing_database_then_ok(tmp_path: Path) -> None:
     before = vsrc(tmp_path, "doctor")
     assert before.returncode == 1 and "database" in before.stdout and "FAIL" in before.stdout

@@ -183,11 +183,17 @@ class Settings(BaseSettings):
     def _rate(cls, value: str) -> str:
         # The `limits` library reads these strings, so it is the one that validates them.
         from limits import parse
+        from limits.util import SEPARATORS, SINGLE_EXPR
 
         try:
             parse(value)
         except ValueError as exc:
             raise ValueError("must look like '1000/15 minutes' or '100 per minute'") from exc
+        # `limits` reads a window of 0 units ("10/0 minutes") as 1 unit: refuse it rather than guess.
+        for part in SEPARATORS.split(value):
+            match = SINGLE_EXPR.match(part)
+            if match and match.group(3) is not None and int(match.group(3)) == 0:
+                raise ValueError(f"{part.strip()!r} has a window of 0; use e.g. '1000/15 minutes'")
         return value
 
     @field_validator("forwarded_allow_ips")
