@@ -11,11 +11,15 @@ import errno
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from huey import crontab
 
 from tests.conftest import (
     Server,
@@ -182,3 +186,45 @@ def test_worker_waits_below_its_watermark_and_resumes(disk: Path, tmp_path: Path
     finally:
         stop_worker(worker)  # type: ignore[arg-type]
         stop_server(server)
+
+
+def test_the_scheduler_stays_quiet_on_a_full_disk_and_catches_up_after(
+    disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Huey's scheduler writes the queue every minute (periodic tasks) and whenever a delayed task is
+    due; on a full disk each write failed and logged a traceback. Paused, it writes nothing (the
+    worker logs the pause once), and catches up once space is back."""
+    import logging
+
+    from huey.consumer import Scheduler
+
+    from vsrc.config import Settings
+    from vsrc.tasks.diskgate import DiskGate
+    from vsrc.tasks.queue import create_huey
+
+    settings = Settings(data_dir=disk / "data", min_free_bytes=API_MIN_FREE)
+    huey = create_huey(settings)
+    huey.gate = DiskGate(settings)
+    huey.periodic_task(crontab(minute="*"), name="tick")(lambda: None)
+    later = huey.task(name="later")(lambda: None)
+    due = later.s()
+    due.eta = datetime.now(UTC).replace(tzinfo=None)  # Huey(utc=True) keeps naive UTC times
+    huey.add_schedule(due)  # a delayed task, due now: the scheduler's to move to the queue
+    filler = fill(disk / "filler")
+    scheduler = Scheduler(huey, stop_flag=threading.Event(), interval=1, periodic=True)
+    caplog.set_level(logging.INFO)
+    for _ in range(3):  # three minutes' worth of scheduler work
+        scheduler._next_loop = time.monotonic()
+        scheduler._next_periodic = time.monotonic()
+        scheduler.loop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    paused = [r for r in caplog.records if "paused" in r.getMessage()]
+    assert len(paused) == 1
+    assert huey.pending_count() == 0 and huey.scheduled_count() == 1
+    filler.unlink()
+    scheduler._next_loop = scheduler._next_periodic = time.monotonic()
+    eventually(lambda: huey.gate.reason() is None, timeout=30, what="space back")
+    scheduler.loop()
+    assert huey.scheduled_count() == 0
+    assert sorted(t.name for t in huey.pending()) == ["later", "tick"]

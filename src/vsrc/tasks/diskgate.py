@@ -2,8 +2,8 @@
 it cannot write (docs/architecture.md#failure-modes-and-limits).
 
 SQLite's queue lives in the data folder: on a full disk even *taking* a job (a DELETE) fails, and
-Huey would log "Error reading from queue" on every poll. The gate answers "nothing to do" instead,
-logging once when it pauses and once when it resumes.
+Huey would log "Error reading from queue" on every poll, and its scheduler a traceback each minute.
+The gate answers "nothing to do" to both instead, logging once when it pauses and once when it resumes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class DiskGate:
                 self._checked = now
                 self._set(low_space_reason(self.settings))
             return self._reason
+
+    def may_schedule(self) -> bool:
+        """Whether the scheduler may move tasks into the queue now (not while paused or full)."""
+        return self.reason() is None and not self._queue_full
 
     def state(self) -> str:
         """For the worker's heartbeat row."""

@@ -36,6 +36,18 @@ class _Gated:
         take = super().dequeue  # type: ignore[misc]
         return take() if self.gate is None else self.gate.dequeue(take)
 
+    # Huey's scheduler writes the queue each minute (periodic tasks) and when a delayed task is due;
+    # while paused it reads nothing: periodic ones come round again, delayed ones wait in the schedule.
+    def read_schedule(self, timestamp: Any = None) -> Any:
+        if self.gate is not None and not self.gate.may_schedule():
+            return []
+        return super().read_schedule(timestamp)  # type: ignore[misc]
+
+    def read_periodic(self, timestamp: Any) -> Any:
+        if self.gate is not None and not self.gate.may_schedule():
+            return []
+        return super().read_periodic(timestamp)  # type: ignore[misc]
+
 
 class _GatedSqliteHuey(_Gated, SqliteHuey):  # type: ignore[misc]
     pass
