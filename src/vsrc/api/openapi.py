@@ -2,7 +2,8 @@
 
 FastAPI documents 422 for request validation; VSRC answers 400 with its error envelope
 (``api/errors.py``), so every 422 becomes that 400. An operation with path parameters can be 404; an
-operation that takes input can be 400. The public delivery routes return files, not JSON: their 200
+operation that takes input can be 400; what the rate limit and the free-disk guard answer is added
+where they apply. The public delivery routes return files, not JSON: their 200
 lists the media types they serve (``services/playback.py`` ``CONTENT_TYPES``).
 """
 
@@ -62,6 +63,12 @@ def _fix_operation(method: str, path: str, operation: dict[str, Any]) -> None:
         responses.setdefault("400", _error_response("Validation failed"))
     if any(p.get("in") == "path" for p in params):
         responses.setdefault("404", _error_response("Not found"))
+    # The middlewares in api/app.py answer before any route: the rate limit (all of /api/ but the
+    # analytics ingest, which has its own per-IP limits) and the free-disk guard on writes.
+    if path.startswith("/api/") and not path.startswith("/api/analytics/"):
+        responses.setdefault("429", _error_response("Rate limit exceeded (see Retry-After)"))
+    if path.startswith(("/api/", "/tus/")) and method in ("post", "put", "patch"):
+        responses.setdefault("507", _error_response("The server is low on disk space: try again later"))
     for (extra_method, prefix), errors in EXTRA_ERRORS.items():
         exact = prefix.endswith("$")
         if method == extra_method and (path == prefix[:-1] if exact else path.startswith(prefix)):
