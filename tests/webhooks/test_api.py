@@ -47,6 +47,15 @@ def fields(resp) -> set[str]:  # type: ignore[no-untyped-def]
         "http://192.168.0.10/",
         "http://0.0.0.0/",
         "http://[::ffff:127.0.0.1]/",
+        # IPv6 forms that carry an IPv4 address a gateway would reach: NAT64 (well-known and
+        # local-use prefixes), 6to4, Teredo (client 127.0.0.1), IPv4-compatible.
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a00:1]/",
+        "http://[64:ff9b:1::c0a8:1]/",
+        "http://[2002:7f00:1::1]/",
+        "http://[2002:c0a8:1::1]/",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        "http://[::127.0.0.1]/",
     ],
 )
 def test_private_targets_are_refused_by_default(server: Server, url: str) -> None:

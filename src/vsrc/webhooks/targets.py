@@ -70,10 +70,29 @@ def check_url_shape(url: str) -> str:
     return url
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a site's own translators
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to through a translator or tunnel: mapped, NAT64,
+    6to4, Teredo (server and client) and IPv4-compatible forms."""
+    found = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [a for a in found if a is not None]
+
+
 def is_forbidden(address: IPAddress) -> bool:
-    """Loopback, private, link-local, shared, reserved, multicast or unspecified: not the public internet."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Loopback, private, link-local, shared, reserved, multicast or unspecified: not the public
+    internet; for IPv6, also any form that carries such an IPv4 address (``::ffff:127.0.0.1``,
+    ``64:ff9b::10.0.0.1``, ``2002:c0a8:1::1``, Teredo) and local-use NAT64."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL or any(is_forbidden(v4) for v4 in embedded_ipv4(address)):
+            return True
+        if address.ipv4_mapped is not None:  # judged by its IPv4 address alone
+            return False
     return not address.is_global or address.is_multicast
 
 
