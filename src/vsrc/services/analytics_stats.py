@@ -52,6 +52,8 @@ class MediaStats:
     watch_seconds: float
     event_counts: dict[str, int]
     days: list[DayStats]
+
+
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
