@@ -4,7 +4,7 @@ the per-media aggregates (``GET /api/v1/media/{mediaId}/analytics``, read key)."
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -12,7 +12,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from vsrc.api.deps import AppState, Reader, SessionDep, StateDep
 from vsrc.api.schemas.analytics import (
-    ANALYTICS_BODY,
+    EVENT_BATCH,
+    PLAYER_EVENT,
     IngestResponse,
     MediaAnalyticsResponse,
     ingested,
@@ -29,25 +30,27 @@ AnyId = Annotated[str, Path(pattern=r"^(vod|live)_[a-f0-9\-]+$")]
 # Days from 2000-01-01 to 2100-12-31 (services/analytics_stats.py FIRST_DAY, LAST_DAY).
 DAY_SCHEMA = {"pattern": r"^(20\d\d|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"}
 
-EVENT_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": ANALYTICS_BODY,
-            "example": {
-                "event": "play",
-                "type": "play",
-                "sessionId": "6f1c2a44-0d53-4d7e-9a51-2d1f5c0e8b11",
-                "mediaId": "vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-                "playerType": "vod",
-                "currentTime": 0,
-                "duration": 120.5,
-                "quality": "720p",
-                "timestamp": 1795750831786,
-            },
-        },
-    },
+# Each endpoint documents its own shape; both also take the other one and the original VSRCPlayer's
+# WebSocket envelopes (services/analytics.py payload_items).
+EXAMPLE_EVENT = {
+    "event": "play",
+    "type": "play",
+    "sessionId": "6f1c2a44-0d53-4d7e-9a51-2d1f5c0e8b11",
+    "mediaId": "vod_a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+    "playerType": "vod",
+    "currentTime": 0,
+    "duration": 120.5,
+    "quality": "720p",
+    "timestamp": 1795750831786,
 }
+
+
+def _body(schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+EVENT_BODY = _body(PLAYER_EVENT, EXAMPLE_EVENT)
+BATCH_BODY = _body(EVENT_BATCH, {"events": [EXAMPLE_EVENT]})
 
 
 def get_ingest(state: StateDep) -> AnalyticsIngest:
@@ -77,7 +80,7 @@ async def _ingest_http(request: Request, ingest: AnalyticsIngest) -> IngestRespo
     return ingested(result)
 
 
-@router.post("/api/analytics/batch", response_model=IngestResponse, openapi_extra={"requestBody": EVENT_BODY})
+@router.post("/api/analytics/batch", response_model=IngestResponse, openapi_extra={"requestBody": BATCH_BODY})
 async def post_batch(request: Request, ingest: IngestDep) -> IngestResponse:
     """Store a batch ``{"events": [...]}`` (1..100) of player events; public, no API key.
 

@@ -68,24 +68,6 @@ EVENT_BATCH: dict[str, Any] = {
         "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS, "items": PLAYER_EVENT}
     },
 }
-# Every analytics endpoint takes every shape (services/analytics.py payload_items): a bare event, a
-# batch, or the original VSRCPlayer's WebSocket envelopes of either.
-ANALYTICS_BODY: dict[str, Any] = {
-    "anyOf": [
-        PLAYER_EVENT,
-        EVENT_BATCH,
-        {
-            "type": "object",
-            "required": ["type", "payload"],
-            "properties": {"type": {"const": "event"}, "payload": PLAYER_EVENT},
-        },
-        {
-            "type": "object",
-            "required": ["type", "payload"],
-            "properties": {"type": {"const": "batch"}, "payload": EVENT_BATCH},
-        },
-    ]
-}
 
 
 class FieldErrorOut(BaseModel):
