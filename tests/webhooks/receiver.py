@@ -1,8 +1,8 @@
 """A real webhook receiver: a tiny threaded HTTP server on 127.0.0.1 that records every POST.
 
 Behaviour is scripted per event type (``fail_first``: answer 500 that many times per event id,
-then 200) and it can hang (``hold()``: requests block until ``release()``). Used by the tests and
-by ``bench.webhooks``.
+then 200), it can redirect every request (``redirect_to``: 302) and it can hang (``hold()``: requests
+block until ``release()``). Used by the tests and by ``bench.webhooks``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Received:
 class Receiver:
     port: int = 0  # 0: any free port; a fixed one to come back on the same URL after stop()
     fail_first: dict[str, int] = field(default_factory=dict)
+    redirect_to: str | None = None  # answer 302 to this URL instead of 200
     requests: list[Received] = field(default_factory=list)
     blocked: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +62,8 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status = receiver._answer(headers, body)
                 self.send_response(status)
+                if status == 302:
+                    self.send_header("Location", str(receiver.redirect_to))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -94,6 +97,8 @@ class Receiver:
             event_id = headers.get("vsrc-event-id", "")
             earlier = sum(1 for r in self.requests if r.event_id == event_id)
             status = 500 if earlier < self.fail_first.get(event_type, 0) else 200
+            if status == 200 and self.redirect_to:
+                status = 302
             held = not self._gate.is_set()
             self.requests.append(Received(headers, body, arrived, 0 if held else status))
             if held:

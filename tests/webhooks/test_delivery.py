@@ -132,6 +132,29 @@ def test_retries_give_up_then_redeliver(stack: Server, receiver: Receiver) -> No
     assert eventually(lambda: deliveries(stack, write, hook["webhookId"])[0]["status"] == "delivered", 30)
 
 
+def test_a_redirect_is_a_failed_attempt_and_is_never_followed(stack: Server, receiver: Receiver) -> None:
+    """A receiver answering 302 to another (here loopback, reachable) address: each attempt records the
+    302 as a failure and the redirect's target never sees a request (SSRF through a redirect)."""
+    write, _ = stack.account_keys()
+    inside = Receiver().start()  # what the redirect points at: an address the check would refuse
+    try:
+        receiver.redirect_to = f"{inside.url}?from=redirect"
+        hook = create_webhook(stack, write, receiver.url, events=["media.completed"])
+        with stack.client(write) as client:
+            assert client.post(f"/api/v1/webhooks/{hook['webhookId']}/test").status_code == 202
+
+        def retried() -> dict | None:
+            log = deliveries(stack, write, hook["webhookId"])[0]
+            return log if log["attempts"] >= 2 else None
+
+        delivery = eventually(retried, 120, what="two attempts")
+        assert delivery["status"] != "delivered" and delivery["lastStatusCode"] == 302
+        assert len(receiver.of_type("webhook.test")) >= 2
+        assert inside.requests == []
+    finally:
+        inside.stop()
+
+
 def test_edit_emits_media_updated(stack: Server, receiver: Receiver, tmp_path: Path) -> None:
     write, _ = stack.account_keys()
     hook = create_webhook(stack, write, receiver.url, events=["media.updated", "media.deleted"])
