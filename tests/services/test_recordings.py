@@ -38,7 +38,13 @@ def _stream(rt: Runtime) -> str:
     with transaction(rt.sessions) as session:
         account = get_or_create_account(session, email="rec@test")
         stream = live.create_live(
-            session, account_id=account.id, title="Show", description=None, region=None, server_id=None
+            session,
+            account_id=account.id,
+            title="Show",
+            description=None,
+            region=None,
+            server_id=None,
+            storage=rt.storage,
         )
         return stream.public_id
 

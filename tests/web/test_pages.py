@@ -60,6 +60,12 @@ def test_key_and_live_forms_show_field_errors(open_server: Server) -> None:
     created = client.post("/live", data={"title": "Show", "csrf_token": token})
     assert created.status_code == 303
     assert "Show" in client.get("/live").text
+    signed = client.post("/live", data={"title": "Members", "playbackPolicy": "signed", "csrf_token": token})
+    assert signed.status_code == 303
+    with open_server.client() as anonymous:  # the signed one asks for a token before it even has files
+        for made, status in ((created, 404), (signed, 403)):
+            live_id = made.headers["location"].split("#", 1)[1]
+            assert anonymous.get(f"/hls/{live_id}/master.m3u8").status_code == status, live_id
     other, _ = sign_up(open_server)
     assert "Show" not in other.get("/live").text
 

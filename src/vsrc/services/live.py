@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, joinedload
 from vsrc.db.models import LiveStream, Media, RtmpServer
 from vsrc.errors import Conflict, FieldError, NotFound, PublishDenied, ValidationFailed
 from vsrc.ids import LIVE_ID_RE, new_live_id
+from vsrc.services import playback_policy as policy
+from vsrc.storage import Storage
 from vsrc.timeutil import utcnow
 from vsrc.webhooks import outbox
 from vsrc.webhooks.payloads import live_data
@@ -93,8 +95,12 @@ def create_live(
     description: str | None,
     region: str | None,
     server_id: int | None,
-    playback_policy: str = "public",
+    storage: Storage,
+    playback_policy: str = policy.PUBLIC,
 ) -> LiveStream:
+    """A new stream on an online server (``server_id``, or one in ``region``); a ``signed`` one gets its
+    playback marker written here, before the caller commits the row (it fails closed, see
+    services/playback_policy.py)."""
     validate_live_fields(title=title, description=description, region=region)
     server = pick_server(session, server_id=server_id, region=region)
     stream = LiveStream(
@@ -111,6 +117,8 @@ def create_live(
     stream.server = server
     session.add(stream)
     session.flush()
+    if playback_policy == policy.SIGNED:
+        policy.mark_signed(storage, stream.public_id)
     _emit(session, "live.created", stream)
     return stream
 

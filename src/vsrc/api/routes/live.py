@@ -58,11 +58,9 @@ def create_live(
         description=body.description,
         region=body.region,
         server_id=body.serverId,
+        storage=state.storage,
         playback_policy=body.playbackPolicy or playback_policy.PUBLIC,
     )
-    if stream.playback_policy == playback_policy.SIGNED:
-        # Written before the row commits (see services/playback_policy.py): fails closed.
-        playback_policy.mark_signed(state.storage, stream.public_id)
     return LiveCreateResponse(data=live_created(stream))
 
 

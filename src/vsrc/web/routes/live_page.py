@@ -60,11 +60,9 @@ def create_live(
                 description=description or None,
                 region=region or None,
                 server_id=None,
+                storage=state.storage,
                 playback_policy=playback_policy.parse_policy(playbackPolicy),
             )
-            if stream.playback_policy == playback_policy.SIGNED:
-                # As POST /api/v1/live: the marker is written before the row commits (fails closed).
-                playback_policy.mark_signed(state.storage, stream.public_id)
             public_id = stream.public_id
     except ValidationFailed as exc:
         errors = {e.field: e.message for e in exc.errors}
