@@ -60,6 +60,7 @@ def schemathesis_argv(server: Server, key: str, report: Path) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(900)  # some 10,000 requests: minutes on a loaded machine
 def test_schemathesis_finds_no_failure(server: Server, tmp_path: Path) -> None:
     write, _ = server.account_keys()
     argv = schemathesis_argv(server, write, tmp_path / "junit.xml")
