@@ -14,8 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, start_server, start_worker, stop_server, stop_worker
+from tests.conftest import (
+    PG_ADMIN_URL,
+    REDIS_URL,
+    free_port,
+    start_server,
+    start_worker,
+    stop_server,
+    stop_worker,
+)
 from tests.helpers import eventually
+from vsrc.config import Settings
 from vsrc.services import health as health_service
 
 
@@ -112,3 +121,57 @@ def test_concurrent_probes_share_one_computation_off_the_loop(
         assert server.thread.ident not in threads  # in a worker thread, not on the event loop
     finally:
         stop_server(server)
+
+
+@pytest.mark.skipif(
+    not (PG_ADMIN_URL and REDIS_URL), reason="a fleet needs TEST_POSTGRES_URL and TEST_REDIS_URL"
+)
+def test_every_api_of_a_fleet_sees_workers_and_ingest_on_other_machines(tmp_path: Path) -> None:
+    """Two APIs, a worker and an ingest server, each with its own data folder (as on four machines),
+    share only PostgreSQL and Redis: both APIs report the others' liveness, then their deaths."""
+    first = start_server(tmp_path / "api-1", heartbeat_seconds=0.5)
+    shared = {"database_url": first.settings.database_url, "redis_url": first.settings.redis_url}
+    second = start_server(tmp_path / "api-2", heartbeat_seconds=0.5, **shared)
+    for folder in ("worker", "ingest"):
+        (tmp_path / folder).mkdir()
+    worker = start_worker(Settings(data_dir=tmp_path / "worker", **shared), VSRC_HEARTBEAT_SECONDS="0.5")
+    ingest_dir = tmp_path / "ingest"
+    env = {
+        **os.environ,
+        "VSRC_DATA_DIR": str(ingest_dir),
+        "VSRC_DATABASE_URL": str(first.settings.database_url),
+        "VSRC_REDIS_URL": str(first.settings.redis_url),
+        "VSRC_RTMP_HOST": "127.0.0.1",
+        "VSRC_RTMP_PORT": str(free_port()),
+        "VSRC_HEARTBEAT_SECONDS": "0.5",
+    }
+    ingest = subprocess.Popen([sys.executable, "-m", "vsrc", "ingest"], env=env, stderr=subprocess.DEVNULL)
+    apis = (first, second)
+    try:
+        for api in apis:
+            up = eventually(
+                lambda api=api: (h := _health(api.url))["ingest"]["online"] == 1 and h, 60, what="fleet up"
+            )
+            assert up["status"] == "ok" and up["workers"] == {"alive": 1, "stale": []}
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        ingest.send_signal(signal.SIGKILL)
+        ingest.wait(timeout=30)
+        for api in apis:
+            down = eventually(
+                lambda api=api: (h := _health(api.url))["workers"]["stale"] and h["ingest"]["stale"] and h,
+                60,
+                what="worker and ingest stale",
+            )
+            assert down["status"] == "degraded" and down["workers"]["alive"] == 0
+            assert f":{worker.pid}: last heartbeat" in down["workers"]["stale"][0]
+            assert down["ingest"]["online"] == 0 and down["ingest"]["stale"][0].startswith(
+                "ingest server 1 ("
+            )
+    finally:
+        stop_worker(worker)
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
+        stop_server(second)
+        stop_server(first)
