@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -163,3 +165,26 @@ def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
         with built.open("wb") as fh:
             pickle.dump(value, fh)
         return value
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The live uvicorn worker processes of ``parent`` (not multiprocessing's resource tracker)."""
+    pids = []
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if b"spawn_main" in cmdline and state != "Z":
+                pids.append(int(child))
+    return sorted(pids)
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """Stop process ``pid`` (SIGSTOP) for the block: a worker that neither serves nor answers."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the supervisor may have killed it
+            os.kill(pid, signal.SIGCONT)

@@ -107,6 +107,10 @@ def api() -> None:
         "vsrc.api.app:app_from_env",
         factory=True,
         workers=settings.api_workers,
+        # uvicorn's supervisor SIGKILLs a worker that leaves its ping unanswered this long. Its 5 s
+        # default is shorter than a worker's start on a loaded machine (interpreter, imports, app):
+        # every starting worker was killed and replaced, and nothing ever served.
+        timeout_worker_healthcheck=settings.api_worker_timeout,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

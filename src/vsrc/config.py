@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     rtmp_region: str = "default"
     workers: int = Field(default=1, ge=1, le=64)
     api_workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes of `vsrc api`")
+    api_worker_timeout: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="seconds a `vsrc api` worker may leave its supervisor's health ping unanswered "
+        "before it is killed and replaced (VSRC_API_WORKERS > 1)",
+    )
     fast_start_lanes: int = Field(
         default=1,
         ge=0,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ApiProcess, eventually
+from tests.helpers import ApiProcess, eventually, frozen, worker_pids
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +219,19 @@ def test_serve_bounds_request_heads_too(tmp_path: Path) -> None:
         for child in map(int, children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
+
+
+def test_every_api_worker_bounds_request_heads(tmp_path: Path) -> None:
+    """With VSRC_API_WORKERS=2 each worker process loads the guarded protocol and its limits."""
+    api = ApiProcess(tmp_path, VSRC_API_WORKERS="2", VSRC_HTTP_MAX_HEADERS="20")
+    try:
+        fields = b"".join(b"X-%d: 1\r\n" % i for i in range(30))
+        workers = eventually(lambda: len(w := worker_pids(api.proc.pid)) == 2 and w, timeout=120)
+        for other in workers:  # the other one frozen: this worker answers, and refuses
+            with frozen(other):
+                response = _request(api, b"GET /health HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+                assert _status(response) == 431, response[:200]
+        response = _request(api, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _status(response) == 200, response[:200]
+    finally:
+        api.stop()
