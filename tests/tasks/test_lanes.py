@@ -100,3 +100,30 @@ def test_closing_a_paused_lane_continues_it(procs: list[subprocess.Popen[bytes]]
     a.close()  # e.g. the media was deleted while paused: its ffmpeg must not stay stopped
     eventually(lambda: not stopped(old), timeout=10, what="the closed lane continued")
     b.close()
+
+
+def test_a_lane_whose_group_cannot_be_signalled_leaves_no_one_else_paused(
+    procs: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encode's process group id reused by another user's process answers EPERM (never seen as
+    root, so the refusal is injected): the other paused encodes must be continued all the same."""
+    import os
+
+    lanes = Lanes(max_pause=300)
+    gone, running, newcomer = lanes.open("gone"), lanes.open("running"), lanes.open("newcomer")
+    for lane, proc in ((gone, procs[0]), (running, procs[2])):
+        lane.attach(proc.pid)
+        lane.playable()
+    newcomer.attach(procs[1].pid)
+    eventually(lambda: stopped(procs[0]) and stopped(procs[2]), timeout=10, what="both encodes paused")
+    real_killpg = os.killpg
+
+    def refuse(pgid: int, sig: int) -> None:
+        if pgid == procs[0].pid:
+            raise PermissionError(1, "Operation not permitted")
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr(os, "killpg", refuse)
+    newcomer.close()
+    eventually(lambda: not stopped(procs[2]), timeout=10, what="the other paused encode continued")
+    assert lanes.paused_names() == []

@@ -121,8 +121,10 @@ class Lanes:
         assert lane.pgid is not None
         try:
             os.killpg(lane.pgid, sig)
-        except ProcessLookupError:
-            pass  # ffmpeg already exited; its job notices on its own
+        except (ProcessLookupError, PermissionError):
+            # ffmpeg already exited (its job notices on its own), or its group id now belongs to
+            # another user's process: either way nothing of ours is left to stop or continue.
+            pass
         lane.paused = sig == signal.SIGSTOP
         log.info("%s: %s", lane.name, "paused for a fast start" if lane.paused else "continued")
 
