@@ -18,7 +18,7 @@ from tests.conftest import Server, start_server, stop_server
 from tests.helpers import eventually
 from vsrc.db.models import LiveStream
 from vsrc.db.session import transaction
-from vsrc.services import delivery, playback_policy, signing_keys
+from vsrc.services import delivery, signing_keys
 from vsrc.services.keys import get_or_create_account
 from vsrc.services.live import create_live
 from vsrc.services.media import purge_files
@@ -152,9 +152,9 @@ def signed_live(server: Server) -> tuple[str, str]:
             description=None,
             region=None,
             server_id=None,
+            storage=server.runtime.storage,  # writes the signed marker
             playback_policy="signed",
         )
-        playback_policy.mark_signed(server.runtime.storage, stream.public_id)
         live_id = stream.public_id
         private_pem = signing_keys.create_key(session, account_id=account_id).private_pem
     token = sign_token(load_private_key(private_pem)[0], media_id=live_id, expires_in=600)
@@ -239,3 +239,25 @@ def test_a_trailing_newline_is_no_part_of_an_id_or_name(srv: Server) -> None:
         assert status == 404, path
         assert reply.endswith((b'"message":"Not found"}', b'"message":"Media not found"}')), path
         assert b"stored object" not in reply, path
+
+
+def test_clients_revalidate_with_etags(srv: Server) -> None:
+    """Players and caches revalidate playlists (max-age=1) with If-None-Match: an unchanged file is a
+    304 without a body, a changed one a 200 with a new validator."""
+    storage = srv.runtime.storage
+    lay_out(storage, VOD)
+    variant = f"/hls/{VOD}/360p/index.m3u8"
+    seg = f"/hls/{VOD}/360p/seg_00000.ts"
+    with srv.client() as client:
+        for path in (variant, seg, f"/thumbnails/{VOD}/poster.jpg"):
+            first = client.get(path)
+            etag = first.headers["etag"]
+            again = client.get(path, headers={"If-None-Match": etag})
+            assert again.status_code == 304 and again.content == b"", path
+            assert again.headers["etag"] == etag and again.headers["cache-control"]
+            assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        etag = client.get(variant).headers["etag"]
+        storage.put_bytes(f"hls/{VOD}/360p/index.m3u8", EVENT + b"#EXTINF:4,\nseg_00001.ts\n")
+        grown = client.get(variant, headers={"If-None-Match": etag})
+        assert grown.status_code == 200 and grown.headers["etag"] != etag
+        assert grown.content.endswith(b"seg_00001.ts\n")

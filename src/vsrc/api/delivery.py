@@ -145,17 +145,21 @@ class DeliveryMiddleware:
         await self._body(scope, send, blob, media_type, cache)
 
     async def _body(self, scope: Scope, send: Send, blob: Blob, media_type: bytes, cache: bytes) -> None:
-        size = blob.size
+        size, etag = blob.size, blob.etag
+        if _not_modified(scope, etag):
+            await _start(scope, send, 304, media_type, cache, None, [(b"etag", etag)])
+            await send({"type": "http.response.body", "body": b""})
+            return
         wanted = _range(scope, size)
         if isinstance(wanted, str):  # unsatisfiable
             extra = [(b"content-range", b"bytes */%d" % size)]
             await _send(scope, send, 416, media_type, cache, b"", extra)
             return
-        status, start, stop, extra = 200, 0, size, []
+        status, start, stop, extra = 200, 0, size, [(b"etag", etag)]
         if wanted is not None:
             start, stop = wanted
             status = 206
-            extra = [(b"content-range", b"bytes %d-%d/%d" % (start, stop - 1, size))]
+            extra.append((b"content-range", b"bytes %d-%d/%d" % (start, stop - 1, size)))
         if blob.body is not None or scope["method"] == "HEAD":
             body = b"" if blob.body is None else blob.body[start:stop]
             await _send(scope, send, status, media_type, cache, body, extra, length=stop - start)
@@ -191,6 +195,15 @@ def _tokenized(blob: Blob, key: str, token: str) -> bytes:
     return out.encode()
 
 
+def _not_modified(scope: Scope, etag: bytes) -> bool:
+    """Whether the request's If-None-Match names ``etag`` (or ``*``)."""
+    header = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix(b"W/") for tag in header.split(b",")}
+    return etag in tags or b"*" in tags
+
+
 def _range(scope: Scope, size: int) -> tuple[int, int] | str | None:
     """``(start, stop)`` of a single satisfiable ``Range``, ``"unsatisfiable"``, or None for the whole
     file (no Range, or one this server ignores: several ranges, another unit, malformed)."""
@@ -217,12 +230,13 @@ async def _start(
     status: int,
     media_type: bytes,
     cache: bytes,
-    length: int,
+    length: int | None,
     extra: list[tuple[bytes, bytes]],
 ) -> None:
+    """``length`` None: no body and no Content-Length (a 304)."""
     headers = [
         (b"content-type", media_type),
-        (b"content-length", b"%d" % length),
+        *([] if length is None else [(b"content-length", b"%d" % length)]),
         (b"cache-control", cache),
         (b"accept-ranges", b"bytes"),
         *CORS,

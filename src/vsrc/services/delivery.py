@@ -18,12 +18,14 @@ loop; the ``fresh_*`` look-ups only read memory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +51,14 @@ class Blob:
     final: bool
     path: Path | None  # the local file, when storage keeps one
     checked: float = 0.0
+
+    @cached_property
+    def etag(self) -> bytes:
+        """A strong validator for If-None-Match: the bytes' hash when they are in memory, else the
+        key and its storage stamp (size and modification time on local disk, size on S3, whose
+        streamed files are final and never rewritten in place)."""
+        seed = self.body if self.body is not None else f"{self.key}{self.stamp}".encode()
+        return b'"%s"' % hashlib.blake2b(seed, digest_size=12).hexdigest().encode()
 
     def chunks(self, storage: Storage, start: int, stop: int) -> Iterator[bytes]:
         if self.body is not None:
