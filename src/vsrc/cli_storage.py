@@ -71,6 +71,7 @@ def migrate(
 ) -> None:
     """Copy the local library to an S3 bucket (resumable, idempotent, verified); print the setting."""
     from vsrc.cli import _settings
+    from vsrc.runtime import Runtime
     from vsrc.storage.local import LocalStorage
     from vsrc.storage.migrate import migrate as copy_library
     from vsrc.storage.s3 import S3Storage
@@ -86,17 +87,21 @@ def migrate(
         raise _fail(f"--to: {exc}") from exc
     if not isinstance(location, S3Location):
         raise _fail("--to must be an s3:// URL")
+    runtime = Runtime(settings)
     try:
-        target = S3Storage(location, scratch=settings.scratch_dir)
+        local, target = runtime.storage, runtime.storage_at(location)
+        assert isinstance(local, LocalStorage) and isinstance(target, S3Storage)  # the locations say so
         target.verify()
         err.print(f"copying {source.root} to {location.describe()}")
 
         def progress(action: str, key: str, size: int) -> None:
             typer.echo(f"{action} {key} ({size} bytes)")
 
-        report = copy_library(LocalStorage(source.root), target, progress=progress)
+        report = copy_library(local, target, progress=progress)
     except VsrcError as exc:
         raise _fail(exc.message) from exc
+    finally:
+        runtime.close()
     typer.echo(
         f"{report.objects} objects verified in the bucket: {len(report.copied)} copied "
         f"({report.bytes_copied} bytes), {report.skipped} already there, {len(report.recopied)} copied "

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vsrc.config import Settings, load_settings
 from vsrc.db.session import make_engine, make_session_factory
 from vsrc.storage import Storage, open_storage
+from vsrc.storage.url import StorageLocation
 from vsrc.tasks.queue import TaskQueue, build_queue
 from vsrc.webhooks import outbox
 
@@ -32,6 +33,10 @@ class Runtime:
     @cached_property
     def storage(self) -> Storage:
         return open_storage(self.settings.storage_location, scratch=self.settings.scratch_dir)
+
+    def storage_at(self, location: StorageLocation) -> Storage:
+        """A storage other than the configured one (the target of ``vsrc storage migrate``)."""
+        return open_storage(location, scratch=self.settings.scratch_dir)
 
     @cached_property
     def queue(self) -> TaskQueue:
