@@ -221,15 +221,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment a `vsrc` child process needs to share ``settings``' data dir, database, Redis
+    and storage (the fleet suite gives every test server its own PostgreSQL and Redis databases)."""
+    env = {"VSRC_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["VSRC_DATABASE_URL"] = settings.database_url
+    if settings.redis_url:
+        env["VSRC_REDIS_URL"] = settings.redis_url
+    if settings.storage_url:
+        env["VSRC_STORAGE_URL"] = settings.storage_url
+    return env
+
+
 def start_worker(settings: Settings, log_path: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
     """A real `vsrc worker` process on the same data dir (its log in ``log_path``, default the data dir)."""
-    full_env = {**os.environ, "VSRC_DATA_DIR": str(settings.data_dir), **env}
-    if settings.database_url:
-        full_env["VSRC_DATABASE_URL"] = settings.database_url
-    if settings.redis_url:
-        full_env["VSRC_REDIS_URL"] = settings.redis_url
-    if settings.storage_url:
-        full_env["VSRC_STORAGE_URL"] = settings.storage_url
+    full_env = {**os.environ, **service_env(settings), **env}
     # The worker's log stays in the data dir, for post-mortems of a failing test.
     log = (log_path or settings.data_dir / "worker.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "vsrc", "worker"], env=full_env, stdout=log, stderr=log)

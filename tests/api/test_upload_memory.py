@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import free_port, service_env, start_server, stop_server
 from tests.helpers import eventually
 from tests.s3 import bucket_keys, incomplete_uploads, s3_client, s3_url
 
@@ -66,8 +66,7 @@ def test_s3_upload_memory_is_bounded(
     port = free_port()
     env = {
         **os.environ,
-        "VSRC_DATA_DIR": str(data),
-        "VSRC_STORAGE_URL": url,
+        **service_env(setup.settings),
         "VSRC_RATE_LIMIT": "100000/15 minutes",
         "VSRC_LOG_LEVEL": "WARNING",
     }
@@ -123,8 +122,7 @@ def test_unfinished_s3_upload_of_a_killed_api_is_ended_at_the_next_start(
     stop_server(setup)
     env = {
         **os.environ,
-        "VSRC_DATA_DIR": str(data),
-        "VSRC_STORAGE_URL": url,
+        **service_env(setup.settings),
         "VSRC_LOG_LEVEL": "WARNING",
     }
 
