@@ -24,7 +24,14 @@ from vsrc.db.models import Media
 
 PUBLIC_URL = "http://localhost:8000"
 
-engine = create_engine(os.environ.get("BENCH_DB_URL", "sqlite://"), connect_args={"check_same_thread": False})
+# As many connections as FastAPI's thread pool has threads (40): with fewer, a quiet machine's wrk
+# -c50 makes the sync session dependency wait for the pool until QueuePool times out.
+engine = create_engine(
+    os.environ.get("BENCH_DB_URL", "sqlite://"),
+    connect_args={"check_same_thread": False},
+    pool_size=40,
+    max_overflow=0,
+)
 Sessions = sessionmaker(engine)
 ACCOUNT_ID = int(os.environ.get("BENCH_ACCOUNT_ID", "1"))
 
