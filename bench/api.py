@@ -13,10 +13,7 @@ SQLite's query plan for every statement slower than 2 ms. Target: p95 < 25 ms fo
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -259,30 +256,17 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=1_000)
     parser.add_argument("--concurrency", default="1,4", help="comma-separated levels (default 1,4)")
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per endpoint and level")
-    parser.add_argument("--workdir", type=Path, help="work here and keep the database (default: a temp dir)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="first wait up to this long for the load average to drop below CPUs/2",
-    )
+    common.add_run_options(parser)
     args = parser.parse_args()
     load_start = common.wait_for_quiet(args.wait_quiet)
     levels = [int(c) for c in args.concurrency.split(",")]
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        res = run(args.workdir.resolve(), args.media, args.tags, levels, args.seconds)
-    else:
-        with tempfile.TemporaryDirectory(prefix="vsrc-bench-api-", dir=os.environ.get("TMPDIR")) as tmp:
-            res = run(Path(tmp), args.media, args.tags, levels, args.seconds)
+    res = common.in_workdir(
+        args.workdir, "api", lambda root: run(root, args.media, args.tags, levels, args.seconds)
+    )
     res.load_start, res.load_end = load_start, common.loadavg()
     print()
     print(report(res, levels))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "api", **asdict(res)}, indent=2))
+    common.write_json(args.json, {"benchmark": "api", **asdict(res)})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from vsrc.api.app import create_app
 from vsrc.config import Settings
+from vsrc.runtime import Runtime
 
 
 @dataclass
@@ -55,8 +56,10 @@ def trace_requests(settings: Settings, key: str, paths: list[str], *, repeat: in
     event.listen(Engine, "before_cursor_execute", recorder.before)
     event.listen(Engine, "after_cursor_execute", recorder.after)
     traces: list[Trace] = []
+    runtime = Runtime(settings)  # the app takes the process's composition root
     try:
-        with TestClient(create_app(settings), headers={"Authorization": f"Bearer {key}"}) as client:
+        app = create_app(runtime)
+        with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
             for path in paths:
                 client.get(path)
                 best: Trace | None = None
@@ -73,6 +76,7 @@ def trace_requests(settings: Settings, key: str, paths: list[str], *, repeat: in
                 assert best is not None
                 traces.append(best)
     finally:
+        runtime.close()
         event.remove(Engine, "before_cursor_execute", recorder.before)
         event.remove(Engine, "after_cursor_execute", recorder.after)
     return traces
