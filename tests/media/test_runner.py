@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.helpers import eventually
-from vsrc.media.commands import build_hls_command
+from vsrc.media.commands import build_hls_command, ffmpeg_exe, input_args
 from vsrc.media.errors import EncodeError
 from vsrc.media.ladder import Profile, Rung, ladder_for
 from vsrc.media.probe import probe
@@ -208,3 +209,16 @@ def test_real_ffmpeg_corrupt_input_is_permanent(media_clips: Clips, tmp_path: Pa
     )
     assert "moov atom not found" in err.stderr_tail or "Invalid data" in err.stderr_tail
     assert 100 not in seen
+
+
+def test_an_unreachable_source_url_is_retryable_and_its_signature_stays_out() -> None:
+    """A presigned source URL whose server refuses: a retry may succeed (not "corrupt"), and the
+    URL's query string (a credential) appears neither in the message nor in the kept stderr."""
+    url = f"http://127.0.0.1:{free_port()}/bucket/media/x/original.mp4?X-Amz-Signature=s3cr3t"
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(url), "-f", "null", "-"]
+    with pytest.raises(EncodeError) as exc_info:
+        run_encode(argv, duration=5.0, on_progress=None, timeout=120)
+    err = exc_info.value
+    assert not err.permanent
+    assert "could not be read" in err.message and "refused" in err.message.lower()
+    assert "s3cr3t" not in err.message and "s3cr3t" not in err.stderr_tail

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from vsrc.media.h264 import level_name
 from vsrc.media.ladder import PlannedRung, Profile, keyframe_plan, output_frame_rate
-from vsrc.media.probe import SourceInfo
+from vsrc.media.probe import HTTP_OPTIONS, URL_TIMEOUT, SourceInfo, is_url
 from vsrc.media.storyboard import StoryboardPlan
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "build_poster_command",
     "build_storyboard_command",
     "ffmpeg_exe",
+    "input_args",
     "input_url",
     "poster_time",
     "segment_pattern",
@@ -69,8 +70,24 @@ def ffmpeg_exe(override: str | None = None) -> str:
 
 def input_url(path: str | os.PathLike[str]) -> str:
     """An ffmpeg input URL for a local path: absolute, with the ``file:`` protocol so names that
-    start with ``-`` or contain ``:`` are not taken for options or protocols."""
-    return "file:" + os.path.abspath(os.fspath(path))
+    start with ``-`` or contain ``:`` are not taken for options or protocols. An http(s) URL (a
+    source read from S3 through ``Storage.readable``) is kept as is."""
+    where = os.fspath(path)
+    if is_url(where):
+        return where
+    return "file:" + os.path.abspath(where)
+
+
+def input_args(path: str | os.PathLike[str]) -> list[str]:
+    """``-i`` and its input options: for a URL, the http options of :data:`HTTP_OPTIONS` (range
+    requests, reconnect where a dropped connection stopped) and a read timeout."""
+    url = input_url(path)
+    options: list[str] = []
+    if is_url(url):
+        for name, value in HTTP_OPTIONS:
+            options += [f"-{name}", value]
+        options += ["-rw_timeout", str(int(URL_TIMEOUT * 1_000_000))]
+    return [*options, "-i", url]
 
 
 def _fraction(value: Fraction) -> str:
@@ -127,8 +144,7 @@ def build_hls_command(
         "-progress",
         "pipe:1",
         "-nostats",
-        "-i",
-        input_url(source),
+        *input_args(source),
         "-filter_complex",
         ";".join(graph),
     ]

@@ -15,6 +15,11 @@ class ProbeError(MediaError):
     """
 
 
+class SourceReadError(MediaError):
+    """A source URL (``Storage.readable`` on S3) could not be read: the connection failed or the
+    server answered an error. Not a verdict on the file; a retry may succeed."""
+
+
 class EncodeError(MediaError):
     """An ffmpeg run failed.
 

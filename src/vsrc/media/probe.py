@@ -19,7 +19,8 @@ import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import av
 import av.error
@@ -28,15 +29,17 @@ from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from vsrc.media.errors import ProbeError
+from vsrc.media.errors import ProbeError, SourceReadError
 
 __all__ = [
     "ACCEPTED_MIME_TYPES",
     "DEFAULT_MAX_SOURCE_PIXELS",
+    "HTTP_OPTIONS",
     "MAX_FRAME_GAP_SECONDS",
     "MIN_SOURCE_SIDE",
     "SourceInfo",
     "guess_mime_type",
+    "is_url",
     "probe",
 ]
 
@@ -60,6 +63,21 @@ _MAX_PACKETS_FOR_FIRST_FRAME = 600
 #: Smallest accepted picture side in pixels (stored and displayed): one H.264 macroblock. Smaller
 #: is no watchable video, and the encoder's scaler and ladder cannot work with 1-pixel sides.
 MIN_SOURCE_SIDE = 16
+#: ffmpeg http protocol options for reading a source URL (a presigned S3 GET): seekable with range
+#: requests on one kept-alive connection; a connection dropped or refused mid-read is reopened at the
+#: offset it stopped at, giving up after ``reconnect_delay_max`` seconds. An HTTP error answer
+#: (404: the object is gone; 403: the signature expired) is not retried.
+HTTP_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("seekable", "1"),
+    ("multiple_requests", "1"),
+    ("reconnect", "1"),
+    ("reconnect_streamed", "1"),
+    ("reconnect_on_network_error", "1"),
+    ("reconnect_delay_max", "10"),
+)
+#: Seconds a read from a source URL may block (PyAV's ``timeout``; ffmpeg's ``-rw_timeout``).
+URL_TIMEOUT = 30.0
+
 #: Default largest accepted picture, in pixels (8192x8192; ``VSRC_MAX_SOURCE_PIXELS``).
 DEFAULT_MAX_SOURCE_PIXELS = 8192 * 8192
 #: Longest accepted gap between two consecutive video frames, in seconds. A longer one is a broken
@@ -204,29 +222,36 @@ def _display_width(width: int, sar: Fraction | None) -> int:
 
 
 def probe(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS) -> SourceInfo:
-    """Probe ``path`` and decode its first video frame.
+    """Probe ``path`` (a local file, or an http(s) URL such as ``Storage.readable`` gives) and
+    decode its first video frame.
 
     Raises :class:`ProbeError` when the file cannot be opened as media, is not in an accepted
     container (MP4, WebM, MOV, AVI, MKV, FLV, WMV, M4V), has no video stream (audio only, cover
     art only), no frame of its video stream decodes, its picture is smaller than
     ``MIN_SOURCE_SIDE`` or larger than ``max_pixels``, or its frames are more than
-    ``MAX_FRAME_GAP_SECONDS`` apart. A missing file raises ``FileNotFoundError``.
+    ``MAX_FRAME_GAP_SECONDS`` apart. A missing file (a URL answering 404) raises
+    ``FileNotFoundError``; a URL that cannot be read (connection refused or dropped, another HTTP
+    error) raises :class:`SourceReadError`, which a retry may cure.
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(str(p))
+    where = os.fspath(path)
+    remote = is_url(where)
+    if not remote and not Path(where).exists():
+        raise FileNotFoundError(where)
+    suffix = PurePosixPath(urlsplit(where).path).suffix if remote else Path(where).suffix
     try:
-        container = av.open(str(p), mode="r", metadata_errors="ignore")
+        container = _open(where)
     except FileNotFoundError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError) as exc:
+        _raise_read_error(exc, remote)
         raise ProbeError("The file is not a readable video file.") from exc
     try:
-        info = _probe_open(container, p, max_pixels)
-        span = _packet_span(p, info.video_stream_index, info.audio_stream_index)
+        info = _probe_open(container, suffix, max_pixels)
+        span = _packet_span(where, info.video_stream_index, info.audio_stream_index)
     except ProbeError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError, ZeroDivisionError) as exc:
+        _raise_read_error(exc, remote)
         raise ProbeError("The video stream could not be decoded.") from exc
     finally:
         container.close()
@@ -235,6 +260,32 @@ def probe(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_SOURCE_
     if span is not None and (info.duration <= 0 or info.duration > span + max(1.0, 0.1 * span)):
         return dataclasses.replace(info, duration=span)
     return info
+
+
+def is_url(path: str) -> bool:
+    """An http(s) URL rather than a local path (local paths given to probe are never URLs)."""
+    return path.startswith(("http://", "https://"))
+
+
+def _open(where: str) -> InputContainer:
+    if is_url(where):
+        # Read with range requests; a dropped connection is reopened where it stopped.
+        return av.open(
+            where, mode="r", metadata_errors="ignore", options=dict(HTTP_OPTIONS), timeout=URL_TIMEOUT
+        )
+    return av.open(where, mode="r", metadata_errors="ignore")
+
+
+def _raise_read_error(exc: BaseException, remote: bool) -> None:
+    """For a URL: 404 → ``FileNotFoundError``, a network or HTTP error → ``SourceReadError``."""
+    if not remote:
+        return
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        raise FileNotFoundError("the source URL answered 404") from exc
+    if isinstance(exc, av.error.InvalidDataError):
+        return  # the bytes arrived and are not video
+    if isinstance(exc, (av.error.HTTPError, OSError, av.error.EOFError)):
+        raise SourceReadError(f"The source could not be read: {type(exc).__name__}") from exc
 
 
 def _check_size(width: int, height: int, max_pixels: int, what: str = "") -> None:
@@ -250,11 +301,11 @@ def _check_size(width: int, height: int, max_pixels: int, what: str = "") -> Non
         )
 
 
-def _packet_span(p: Path, video_index: int, audio_index: int | None) -> float | None:
+def _packet_span(where: str, video_index: int, audio_index: int | None) -> float | None:
     """Seconds spanned by the packets of the video (and main audio) stream, read without decoding;
     ``ProbeError`` when two consecutive video frames are more than ``MAX_FRAME_GAP_SECONDS`` apart.
     None when the packets carry no timestamps."""
-    with av.open(str(p), mode="r", metadata_errors="ignore") as container:
+    with _open(where) as container:
         streams = [container.streams[video_index]]
         if audio_index is not None:
             streams.append(container.streams[audio_index])
@@ -280,13 +331,13 @@ def _packet_span(p: Path, video_index: int, audio_index: int | None) -> float | 
     return max(0.0, end - first)
 
 
-def _probe_open(container: InputContainer, p: Path, max_pixels: int) -> SourceInfo:
+def _probe_open(container: InputContainer, suffix: str, max_pixels: int) -> SourceInfo:
     format_name = container.format.name
     stream = _pick_video_stream(container)
     cc = stream.codec_context
     video_codec = cc.name
     major_brand = container.metadata.get("major_brand")
-    mime = guess_mime_type(format_name, p.suffix, video_codec=video_codec, major_brand=major_brand)
+    mime = guess_mime_type(format_name, suffix, video_codec=video_codec, major_brand=major_brand)
     if mime is None:
         raise ProbeError(
             "Unsupported container format; accepted formats are MP4, WebM, MOV, AVI, MKV, FLV, WMV and M4V."

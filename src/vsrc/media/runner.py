@@ -44,16 +44,38 @@ PERMANENT_PATTERNS: tuple[str, ...] = (
     "corrupt input packet",
 )
 
+#: stderr fragments that mean a source URL could not be read (connection refused or dropped, an
+#: HTTP error answer): not a verdict on the file, so a retry may succeed. Checked before
+#: ``PERMANENT_PATTERNS`` ("error opening input" follows them).
+SOURCE_READ_PATTERNS: tuple[str, ...] = (
+    "server returned",
+    "http error",
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "network is unreachable",
+)
+
 _INVALID_INPUT_MESSAGE = (
     "The source video could not be decoded: the file is corrupt, truncated or not a supported video."
 )
 
+# A presigned source URL: its query string is a credential; never copied into a message.
+_URL_RE = re.compile(r"https?://\S+")
+_URL_QUERY_RE = re.compile(r"(https?://[^\s?]+)\?[^\s]*")
 _PATH_RE = re.compile(r"(?:file:)?(?:/[\w.\-+%@]+){2,}/?")
 _NOISE_RE = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")
 
 
+def redact_urls(text: str) -> str:
+    """``text`` with the query strings of URLs removed: a presigned URL's query is a credential
+    (ffmpeg names its input in errors; stderr goes to logs)."""
+    return _URL_QUERY_RE.sub(r"\1?…", text)
+
+
 def _clean(line: str) -> str:
     line = _NOISE_RE.sub("", line.strip())
+    line = _URL_RE.sub("<source URL>", line)
     return _PATH_RE.sub("<file>", line)
 
 
@@ -68,18 +90,22 @@ def classify_failure(returncode: int, stderr_tail: str, *, timed_out: bool = Fal
         except ValueError:
             name = str(-returncode)
         return f"Encoding was interrupted (ffmpeg killed by {name}).", False
+    if any(p in lowered for p in SOURCE_READ_PATTERNS):
+        return f"The source could not be read from storage{_last_line(stderr_tail)}", False
     if any(p in lowered for p in PERMANENT_PATTERNS):
         return _INVALID_INPUT_MESSAGE, True
     if returncode == 255 and "received signal" in lowered:
         return "Encoding was interrupted (ffmpeg received a stop signal).", False
-    last = ""
+    return f"ffmpeg exited with code {returncode}{_last_line(stderr_tail)}", False
+
+
+def _last_line(stderr_tail: str) -> str:
+    """``": LINE"``: the last meaningful stderr line, cleaned of paths and URLs; "" when none."""
     for line in reversed(stderr_tail.splitlines()):
         cleaned = _clean(line)
-        if cleaned and not cleaned.lower().startswith("conversion failed"):
-            last = cleaned
-            break
-    detail = f": {last[:300]}" if last else ""
-    return f"ffmpeg exited with code {returncode}{detail}", False
+        if cleaned and not cleaned.lower().startswith(("conversion failed", "error opening input file")):
+            return f": {cleaned[:300]}"
+    return ""
 
 
 _PR_SET_PDEATHSIG = 1
@@ -167,7 +193,7 @@ def run_encode(
     def read_stderr() -> None:
         assert proc.stderr is not None
         for raw in proc.stderr:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            line = redact_urls(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
             tail.append(line)
             if log_file is not None:
                 log_file.write(line + "\n")

@@ -7,6 +7,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
+#: Default validity of ``Storage.readable`` URLs: an encode's time limit is set per source; 12 h
+#: covers a long one. S3 signatures (SigV4) are valid for at most 7 days.
+READABLE_SECONDS = 12 * 3600.0
+
 
 class ObjectWriter(Protocol):
     def write(self, data: bytes) -> None:
@@ -82,6 +86,12 @@ class Storage(Protocol):
         """A local file holding ``key``'s bytes for ffmpeg and PyAV to read, never to write: the stored
         file itself on local storage, a scratch download removed on exit on S3. ``NotFound`` when
         there is no such object."""
+
+    def readable(self, key: str, *, expires: float = READABLE_SECONDS) -> AbstractContextManager[str]:
+        """Something ffmpeg and PyAV open to read ``key`` without a local copy: the stored file's
+        absolute path on local storage; on S3 a presigned GET URL valid for ``expires`` seconds
+        (give it the reader's time limit), which ffmpeg reads with HTTP range requests, fetching only
+        what it demuxes. Never to write to. ``NotFound`` when there is no such object."""
 
     def local_path(self, key: str) -> Path:
         """A local filesystem path for ``key`` (for ffmpeg and PyAV). Local storage only: S3 raises

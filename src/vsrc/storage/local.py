@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vsrc.errors import NotFound, StorageError
+from vsrc.storage.base import READABLE_SECONDS
 from vsrc.storage.stage import LocalStage
 
 CHUNK = 256 * 1024
@@ -105,6 +106,13 @@ class LocalStorage:
         if not path.is_file():
             raise NotFound(f"no stored object {key}")
         yield path
+
+    @contextmanager
+    def readable(self, key: str, *, expires: float = READABLE_SECONDS) -> Iterator[str]:
+        path = self._resolve(key)
+        if not path.is_file():
+            raise NotFound(f"no stored object {key}")
+        yield str(path)
 
     def local_path(self, key: str) -> Path:
         return self._resolve(key)

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vsrc.errors import NotFound, StorageError
+from vsrc.storage.base import READABLE_SECONDS
 from vsrc.storage.s3_check import explain
 from vsrc.storage.s3_writer import MultipartWriter, S3Incoming
 from vsrc.storage.stage import CONTENT_TYPES, AutoSync, RemoteStage, new_scratch, sweep_scratch
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 PART_SIZE = 8 * 1024**2
 CHUNK = 256 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# SigV4 presigned URLs are valid for at most 7 days (temporary credentials end them sooner).
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 def make_client(location: S3Location) -> S3Client:
@@ -44,6 +47,8 @@ def make_client(location: S3Location) -> S3Client:
         retries={"max_attempts": 3, "mode": "standard"},
         # Self-hosted servers (MinIO, moto) rarely have per-bucket DNS names.
         s3={"addressing_style": "path" if location.endpoint else "auto"},
+        # Presigned URLs (Storage.readable) signed with SigV4, which every S3 region accepts.
+        signature_version="s3v4",
     )
     client: S3Client = boto3.session.Session().client(
         "s3", endpoint_url=location.endpoint, region_name=location.region, config=config
@@ -164,6 +169,19 @@ class S3Storage:
             yield path
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def readable(self, key: str, *, expires: float = READABLE_SECONDS) -> Iterator[str]:
+        if self._head(key) is None:  # a presigned URL is signed offline: check the object is there
+            raise NotFound(f"no stored object {key}")
+        seconds = max(1, min(int(expires), MAX_PRESIGN_SECONDS))
+        try:
+            url = self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=seconds
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not sign a read URL for {key}: {exc}") from exc
+        yield url
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self._key(key)

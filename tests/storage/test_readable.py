@@ -1,0 +1,76 @@
+"""``Storage.readable``: ffmpeg and PyAV read a stored object without a local copy (on S3 a presigned
+URL read with range requests), on both backends."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.conftest import make_clip
+from tests.storage.backends import Backend, remote
+from vsrc.errors import NotFound
+from vsrc.media.commands import ffmpeg_exe, input_args
+from vsrc.media.probe import probe
+
+KEY = "media/vod_r/original.mp4"
+
+
+@pytest.fixture
+def stored_clip(backend: Backend, tmp_path: Path) -> Path:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="320x240", rate=25, extra=["-g", "10"])
+    keep = tmp_path / "kept.mp4"
+    keep.write_bytes(clip.read_bytes())
+    backend.storage.put_file(KEY, clip)  # consumes clip
+    return keep
+
+
+def test_pyav_probes_through_it(backend: Backend, stored_clip: Path) -> None:
+    with backend.storage.readable(KEY) as where:
+        assert where.startswith("http://") if remote(backend) else Path(where).is_file()
+        info = probe(where)
+    assert (info.width, info.height, info.has_audio) == (320, 240, True)
+    assert info.mime_type == "video/mp4"
+    assert info.duration == pytest.approx(probe(stored_clip).duration)
+
+
+def test_ffmpeg_decodes_through_it(backend: Backend, stored_clip: Path) -> None:
+    with backend.storage.readable(KEY) as where:
+        done = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(where), "-map", "0:v", "-f", "md5", "-"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    direct = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(stored_clip), "-map", "0:v", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.startswith("MD5=") and done.stdout == direct.stdout  # every frame, the same
+
+
+def test_a_seek_reads_from_the_middle(backend: Backend, stored_clip: Path) -> None:
+    with backend.storage.readable(KEY) as where, av.open(where) as container:
+        stream = container.streams.video[0]
+        container.seek(int(1.2 / stream.time_base), stream=stream)
+        frame = next(container.decode(stream))
+        assert frame.time is not None and frame.time >= 0.9
+
+
+def test_a_missing_object_is_not_found(backend: Backend) -> None:
+    with pytest.raises(NotFound), backend.storage.readable("media/vod_r/missing.mp4"):
+        pass
+
+
+def test_a_deleted_object_cannot_be_probed(backend: Backend, stored_clip: Path) -> None:
+    """The URL handed out names the object, not a copy: once it is gone, a reader gets 404."""
+    with backend.storage.readable(KEY) as where:
+        backend.storage.delete_prefix("media/vod_r")
+        with pytest.raises(FileNotFoundError):
+            probe(where)
