@@ -57,7 +57,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with housekeeping(settings, runtime.storage), anyio.create_task_group() as tasks:
+        state: AppState = app.state.vsrc
+        keep = state.tus.live_part_uploads  # paused tus uploads are not abandoned
+        async with housekeeping(settings, runtime.storage, keep), anyio.create_task_group() as tasks:
             tasks.start_soon(sweep_forever, app.state.vsrc)
             yield
             tasks.cancel_scope.cancel()

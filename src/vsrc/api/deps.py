@@ -12,14 +12,16 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.api.health_cache import HealthCache
+from vsrc.api.tus_body import Writers
 from vsrc.config import Settings
 from vsrc.db.session import transaction
 from vsrc.errors import AuthError
 from vsrc.runtime import Runtime
-from vsrc.services import keys
+from vsrc.services import direct_uploads, keys
 from vsrc.services.analytics import AnalyticsIngest
 from vsrc.services.key_usage import KeyUsage
 from vsrc.services.tokens import PlaybackGuard
+from vsrc.services.tus_store import TusStore
 from vsrc.storage import Storage
 from vsrc.tasks.queue import TaskQueue
 
@@ -56,6 +58,15 @@ class AppState:
     @cached_property
     def key_usage(self) -> KeyUsage:
         return KeyUsage(self.sessions, interval=self.settings.key_touch_seconds)
+
+    @cached_property
+    def tus(self) -> TusStore:
+        """Where direct uploads' bytes wait (a partial file here, or an S3 multipart upload)."""
+        return direct_uploads.open_store(self.sessions, self.storage, tmp_dir=self.settings.tmp_dir)
+
+    @cached_property
+    def tus_writers(self) -> Writers:
+        return Writers()
 
     @cached_property
     def health(self) -> HealthCache:

@@ -1,9 +1,11 @@
-"""A PATCH body appended to the partial file as it streams in: never buffered whole, written off the
-event loop, and kept up to the last byte read when the client goes away mid-request.
+"""A PATCH body handed to the upload's ``Receiver`` (services/tus_store.py) as it streams in: never
+buffered whole, written off the event loop, and kept up to the last byte read when the client goes
+away mid-request.
 
 Reading and writing overlap: whatever arrived while the previous write ran is written next, in one
-thread hop. On an idle disk the file follows the socket closely (a HEAD sees the offset grow); on a
-busy one writes batch up, and reading pauses once ``MAX_PENDING`` bytes wait.
+thread hop; reading pauses once ``MAX_PENDING`` bytes wait. About once a second the receiver is told
+how long the body has been idle (on S3 a stalled body's bytes are made durable, a flowing one renews
+the lease), in the same queue as the writes.
 """
 
 from __future__ import annotations
@@ -19,26 +21,27 @@ from anyio.abc import TaskGroup
 from starlette.requests import ClientDisconnect, Request
 
 from vsrc.errors import PayloadTooLarge
-from vsrc.services import partial_files
+from vsrc.services.tus_store import Receiver
 
 log = logging.getLogger("vsrc.api.tus")
 
 MAX_PENDING = 4 * 1024 * 1024  # what one request may hold in memory besides the write in flight
+TICK_SECONDS = 1.0
 
 
 @dataclass
 class Appended:
-    written: int
+    offset: int  # the upload's durable offset after this request
     disconnected: bool
 
 
 class _Writer:
     """One background writer per request; errors are kept and re-raised by the reader."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
         self.pending = bytearray()
-        self.written = 0
+        self.idle_for: float | None = None  # a tick waiting to be delivered
         self.running = False
         self.idle = anyio.Event()
         self.idle.set()
@@ -46,16 +49,27 @@ class _Writer:
 
     def feed(self, tasks: TaskGroup, chunk: bytes) -> None:
         self.pending += chunk
+        self._run(tasks)
+
+    def tick(self, tasks: TaskGroup, idle_for: float) -> None:
+        self.idle_for = idle_for
+        self._run(tasks)
+
+    def _run(self, tasks: TaskGroup) -> None:
         if not self.running:
             self.running, self.idle = True, anyio.Event()
             tasks.start_soon(self._drain)
 
     async def _drain(self) -> None:
         try:
-            while self.pending and self.error is None:
-                data, self.pending = self.pending, bytearray()
-                await to_thread.run_sync(partial_files.write_all, self.fd, data)
-                self.written += len(data)
+            while (self.pending or self.idle_for is not None) and self.error is None:
+                if self.pending:
+                    data, self.pending = self.pending, bytearray()
+                    await to_thread.run_sync(self.receiver.write, data)
+                else:
+                    idle_for, self.idle_for = self.idle_for, None
+                    assert idle_for is not None
+                    await to_thread.run_sync(self.receiver.tick, idle_for)
         except Exception as exc:  # handed to the reader, which raises it in the request
             self.error = exc
         finally:
@@ -70,7 +84,7 @@ class _Writer:
 class Writers:
     """The PATCHes writing in this process, by upload id, so that a client's new request can stop
     its own stale one: a connection that died without a FIN or RST (a phone changing networks)
-    would otherwise hold the upload's lock until TCP gives up, hours later (tusd does the same)."""
+    would otherwise hold the upload until TCP gives up, hours later (tusd does the same)."""
 
     def __init__(self) -> None:
         self._reading: dict[str, anyio.CancelScope] = {}
@@ -92,37 +106,49 @@ class Writers:
         return True
 
 
-WRITERS = Writers()
+async def _ticking(writer: _Writer, tasks: TaskGroup, scope: anyio.CancelScope, last: list[float]) -> None:
+    with scope:
+        while True:
+            await anyio.sleep(TICK_SECONDS)
+            writer.tick(tasks, anyio.current_time() - last[0])
 
 
-async def append_body(request: Request, fd: int, *, upload_id: str, start: int, room: int) -> Appended:
-    """Append the request body to ``fd`` (whose size is ``start``); more than ``room`` bytes →
-    ``PayloadTooLarge`` with this request's bytes removed again (the upload's offset is unchanged).
-    ``WRITERS.stop(upload_id)`` ends the reading early, like a disconnect."""
-    writer = _Writer(fd)
+async def append_body(
+    request: Request, receiver: Receiver, *, writers: Writers, upload_id: str, room: int
+) -> Appended:
+    """Append the request body through ``receiver``; more than ``room`` bytes → ``PayloadTooLarge``
+    with this request's bytes not yet durable dropped again. ``writers.stop(upload_id)`` ends the
+    reading early, like a disconnect."""
+    writer = _Writer(receiver)
     received = 0
     disconnected = False
+    last_byte = [anyio.current_time()]
     async with anyio.create_task_group() as tasks:
-        with anyio.CancelScope() as reading, WRITERS.registered(upload_id, reading):
+        ticks = anyio.CancelScope()
+        tasks.start_soon(_ticking, writer, tasks, ticks, last_byte)
+        with anyio.CancelScope() as reading, writers.registered(upload_id, reading):
             try:
                 async for chunk in request.stream():
                     received += len(chunk)
                     if received > room:
                         break
+                    last_byte[0] = anyio.current_time()
                     writer.feed(tasks, chunk)
                     if len(writer.pending) >= MAX_PENDING:
                         await writer.idle.wait()
                     writer.check()
             except ClientDisconnect:
                 disconnected = True
+        ticks.cancel()
         if reading.cancel_called:
             disconnected = True
             log.info("a newer request of the client took over upload %s", upload_id)
         await writer.idle.wait()
     writer.check()
     if received > room:
-        await to_thread.run_sync(partial_files.truncate, fd, start)
+        await to_thread.run_sync(receiver.drop)
         raise PayloadTooLarge("The PATCH body goes past Upload-Length")
+    offset = await to_thread.run_sync(receiver.keep)
     if disconnected:
-        log.info("tus client went away mid-PATCH; kept the %d bytes read", writer.written)
-    return Appended(writer.written, disconnected)
+        log.info("tus client went away mid-PATCH; the upload holds %d bytes", offset)
+    return Appended(offset, disconnected)

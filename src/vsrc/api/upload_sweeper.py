@@ -1,4 +1,5 @@
-"""The API process removes its own expired direct uploads' partial files (they live on its disk)."""
+"""The API process records expired direct uploads and frees their bytes (a partial file on its own
+disk; on object storage any API process can free any upload's multipart upload and tail)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ log = logging.getLogger("vsrc.api.upload_sweeper")
 
 
 async def sweep_forever(state: AppState) -> None:
-    """Every ``VSRC_UPLOAD_SWEEP_SECONDS``: mark expired uploads and delete their partial files."""
+    """Every ``VSRC_UPLOAD_SWEEP_SECONDS``: mark expired uploads and free their bytes."""
     while True:
         try:
-            await to_thread.run_sync(
-                lambda: direct_uploads.sweep_expired(state.sessions, tmp_dir=state.settings.tmp_dir)
-            )
+            await to_thread.run_sync(lambda: direct_uploads.sweep_expired(state.sessions, state.tus))
         except Exception:  # a database hiccup must not stop the next sweeps
             log.exception(
                 "expired-upload sweep failed; retrying in %s s", state.settings.upload_sweep_seconds

@@ -274,6 +274,18 @@ class DirectUpload(Base):
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # On object storage (services/tus_s3.py) the bytes go straight into a multipart upload of the
+    # media item's original, chosen at creation; none of these are used on local storage.
+    source_key: Mapped[str | None] = mapped_column(String(512))
+    storage_upload_id: Mapped[str | None] = mapped_column(String(1024))
+    part_size: Mapped[int | None] = mapped_column(BigInteger)
+    # [[part number, ETag, size], ...] of the parts uploaded and recorded, in order.
+    parts: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    # The object holding the bytes past the last part (fewer than a part), if any.
+    tail_key: Mapped[str | None] = mapped_column(String(512))
+    # Which request may write the upload, until when (renewed while bytes flow).
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class Webhook(Base):

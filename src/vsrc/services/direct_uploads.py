@@ -22,10 +22,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import DirectUpload, Media
 from vsrc.db.session import transaction
-from vsrc.errors import Conflict, FieldError, Gone, NotFound, PayloadTooLarge, ValidationFailed, VsrcError
+from vsrc.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    ValidationFailed,
+    VsrcError,
+)
 from vsrc.ids import UPLOAD_ID_RE, new_upload_id
 from vsrc.services import media as media_service
-from vsrc.services import partial_files, uploads
+from vsrc.services import uploads
+from vsrc.services.tus_local import LocalTusStore
+from vsrc.services.tus_s3 import PartsTusStore
+from vsrc.services.tus_store import TusStore
 from vsrc.storage import Storage
 from vsrc.timeutil import utcnow
 
@@ -122,12 +134,19 @@ def shown_status(upload: DirectUpload, now: datetime | None = None) -> str:
     return upload.status
 
 
-def current_offset(upload: DirectUpload, tmp_dir: Path) -> int:
-    """Bytes received: the partial file's size while it exists (live during a long PATCH)."""
+def open_store(sessions: sessionmaker[Session], storage: Storage, *, tmp_dir: Path) -> TusStore:
+    """Where the bytes of direct uploads wait (``services/tus_store.py``): an S3 multipart upload any
+    API machine can continue when the storage has part uploads, else a partial file in ``tmp_dir``."""
+    parts = storage.part_uploads()
+    if parts is None:
+        return LocalTusStore(sessions, storage, tmp_dir=tmp_dir)
+    return PartsTusStore(sessions, storage, parts)
+
+
+def current_offset(store: TusStore, upload: DirectUpload) -> int:
+    """Bytes received (what a HEAD answers; live during a long PATCH on local storage)."""
     if upload.status == "uploading":
-        size = partial_files.size(partial_files.path_for(tmp_dir, upload.public_id))
-        if size is not None:
-            return size
+        return store.offset(upload)
     return upload.received_bytes
 
 
@@ -149,14 +168,14 @@ def check_receiving(upload: DirectUpload) -> None:
 
 def start(
     sessions: sessionmaker[Session],
+    store: TusStore,
     *,
     upload_id: int,
     length: int,
     filename: str | None,
     max_bytes: int,
-    tmp_dir: Path,
 ) -> DirectUpload:
-    """tus creation: record the length and create the empty partial file. Repeating it with the same
+    """tus creation: record the length and prepare where the bytes go. Repeating it with the same
     length is harmless (a client retrying a lost answer); anything else after the first is refused."""
     if length > max_bytes:
         raise PayloadTooLarge(f"Upload-Length is over the {max_bytes} byte limit")
@@ -169,21 +188,12 @@ def start(
             raise Conflict("This upload URL was already used; create a new upload")
         upload.status, upload.length = "uploading", length
         upload.filename = (filename or "")[:255] or None
-        partial_files.create(partial_files.path_for(tmp_dir, upload.public_id))
+        store.begin(upload)
         return upload
 
 
-def record_offset(sessions: sessionmaker[Session], *, upload_id: int, offset: int) -> None:
-    with transaction(sessions) as session:
-        session.execute(
-            update(DirectUpload)
-            .where(DirectUpload.id == upload_id, DirectUpload.status == "uploading")
-            .values(received_bytes=offset)
-        )
-
-
 def complete(
-    sessions: sessionmaker[Session], storage: Storage, *, upload_id: int, path: Path, max_pixels: int
+    sessions: sessionmaker[Session], storage: Storage, store: TusStore, *, upload_id: int, max_pixels: int
 ) -> Media:
     """The last byte arrived: probe (with the multipart upload's ``max_pixels``), store and record
     exactly like a multipart upload. On failure the upload is ``failed`` with the reason and nothing
@@ -208,39 +218,43 @@ def complete(
             raise Conflict("The upload was cancelled or expired before it completed")
 
     try:
-        info = uploads.probe_source(path, max_pixels=max_pixels)
-        return uploads.store_as_media(
-            sessions,
-            storage,
-            path=path,
-            info=info,
-            account_id=upload.account_id,
-            fields=fields,
-            suffix=uploads.source_suffix(upload.filename),
-            original_filename=upload.filename,
-            on_created=mark_completed,
-        )
+        if not upload.length:
+            raise UnsupportedMedia("Unsupported media: the file is empty")
+        with store.received(upload) as received:
+            info = uploads.probe_source(received.path, max_pixels=max_pixels)
+            return uploads.record(
+                sessions,
+                storage,
+                public_id=received.public_id,
+                key=received.key,
+                put=received.put,
+                size=upload.length,
+                info=info,
+                account_id=upload.account_id,
+                fields=fields,
+                original_filename=upload.filename,
+                on_created=mark_completed,
+            )
     except VsrcError as exc:
-        _fail(sessions, upload_id, exc.message)
+        _fail(sessions, store, upload, exc.message)
         raise
     except BaseException:
-        _fail(sessions, upload_id, "Internal error while storing the upload")
+        _fail(sessions, store, upload, "Internal error while storing the upload")
         raise
-    finally:
-        partial_files.remove(path)  # moved into storage on success; dropped otherwise
 
 
-def _fail(sessions: sessionmaker[Session], upload_id: int, message: str) -> None:
+def _fail(sessions: sessionmaker[Session], store: TusStore, upload: DirectUpload, message: str) -> None:
     with transaction(sessions) as session:
         session.execute(
             update(DirectUpload)
-            .where(DirectUpload.id == upload_id, DirectUpload.status == "uploading")
+            .where(DirectUpload.id == upload.id, DirectUpload.status == "uploading")
             .values(status="failed", error_message=message)
         )
+    store.discard(upload)
 
 
-def cancel(sessions: sessionmaker[Session], *, upload: DirectUpload, tmp_dir: Path) -> DirectUpload:
-    """Cancel an active upload and remove its partial file (a PATCH still writing loses its bytes)."""
+def cancel(sessions: sessionmaker[Session], store: TusStore, *, upload: DirectUpload) -> DirectUpload:
+    """Cancel an active upload and free its bytes (a PATCH still writing loses its bytes)."""
     status = shown_status(upload)
     if status == "expired":
         raise Gone("This upload has expired")
@@ -255,48 +269,31 @@ def cancel(sessions: sessionmaker[Session], *, upload: DirectUpload, tmp_dir: Pa
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("Upload finished before it could be cancelled")
         cancelled = session.get_one(DirectUpload, upload.id)
-    partial_files.remove(partial_files.path_for(tmp_dir, upload.public_id))
+    store.discard(cancelled)
     log.info("direct upload %s cancelled", upload.public_id)
     return cancelled
 
 
 def cancel_for_account(
-    sessions: sessionmaker[Session], *, account_id: int, public_id: str, tmp_dir: Path
+    sessions: sessionmaker[Session], store: TusStore, *, account_id: int, public_id: str
 ) -> DirectUpload:
     with transaction(sessions) as session:
         upload = get_upload(session, account_id=account_id, public_id=public_id)
-    return cancel(sessions, upload=upload, tmp_dir=tmp_dir)
+    return cancel(sessions, store, upload=upload)
 
 
-def sweep_expired(sessions: sessionmaker[Session], *, tmp_dir: Path, limit: int = 500) -> list[str]:
-    """Record expired uploads as ``expired`` and remove their partial files; a file a PATCH is still
-    writing is left for the next sweep. Returns the expired upload ids."""
+def sweep_expired(sessions: sessionmaker[Session], store: TusStore, *, limit: int = 500) -> list[str]:
+    """Record expired uploads as ``expired`` and free their bytes; one a request is still writing is
+    left for the next sweep. Returns the expired upload ids."""
     with transaction(sessions) as session:
         due = list(
-            session.execute(
-                select(DirectUpload.id, DirectUpload.public_id)
+            session.scalars(
+                select(DirectUpload)
                 .where(DirectUpload.status.in_(ACTIVE), DirectUpload.expires_at <= utcnow())
                 .limit(limit)
             )
         )
-    expired: list[str] = []
-    for row_id, public_id in due:
-        path = partial_files.path_for(tmp_dir, public_id)
-        fd = partial_files.try_lock(path)
-        if fd is None and path.exists():
-            continue  # busy: a request is still writing
-        try:
-            with transaction(sessions) as session:
-                session.execute(
-                    update(DirectUpload)
-                    .where(DirectUpload.id == row_id, DirectUpload.status.in_(ACTIVE))
-                    .values(status="expired")
-                )
-            partial_files.remove(path)
-        finally:
-            if fd is not None:
-                partial_files.close(fd)
-        expired.append(public_id)
+    expired = [upload.public_id for upload in due if store.expire(upload)]
     if expired:
         log.info("expired %d direct uploads", len(expired))
     return expired

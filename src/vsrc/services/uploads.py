@@ -92,7 +92,7 @@ def store_as_media(
     ``on_created`` runs in the same transaction (a direct upload records its media id there)."""
     public_id = new_vod_id()
     key = f"media/{public_id}/original{suffix}"
-    return _record(
+    return record(
         sessions,
         storage,
         public_id=public_id,
@@ -108,7 +108,7 @@ def store_as_media(
     )
 
 
-def _record(
+def record(
     sessions: sessionmaker[Session],
     storage: Storage,
     *,
@@ -177,7 +177,7 @@ def ingest(
             media_service.check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
         source = upload.source
         info = probe_source(source.stored.copy, max_pixels=max_pixels)
-        return _record(
+        return record(
             sessions,
             storage,
             public_id=source.public_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +52,23 @@ class Stage(Protocol):
         objects changed."""
 
 
+class PartUploads(Protocol):
+    """An object sent in parts by whichever process holds its upload at the time (S3's multipart
+    upload API; a tus upload resumed on another API machine). Parts are at least 5 MiB but the last."""
+
+    def begin(self, key: str) -> str:
+        """Start an upload of ``key``; returns its upload id."""
+
+    def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Send part ``number`` (1…10000); returns its ETag. ``NotFound`` if the upload was aborted."""
+
+    def complete(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Make ``key`` the concatenation of ``parts`` ((number, ETag), ascending)."""
+
+    def abort(self, key: str, upload_id: str) -> None:
+        """Free the upload's parts; idempotent."""
+
+
 class Storage(Protocol):
     def put_file(self, key: str, source: Path) -> None:
         """Store ``source`` under ``key``, consuming it (a rename when on the same filesystem)."""
@@ -68,10 +85,15 @@ class Storage(Protocol):
         (``copy`` is that file, ``commit`` a rename); S3 streams a multipart upload while keeping a
         copy in the folder ``scratch`` for the checks (docs/architecture.md, "Storage")."""
 
-    def abort_unfinished(self, max_age: float) -> int:
+    def abort_unfinished(self, max_age: float, keep: Callable[[], Collection[str]] | None = None) -> int:
         """End the unfinished uploads of killed processes: those untouched for ``max_age`` seconds
         (S3: multipart uploads, which cost storage until aborted; local storage has none, its
-        uploads are scratch files the API sweeps). Returns how many were ended."""
+        uploads are scratch files the API sweeps), except the upload ids ``keep()`` names (read
+        after the listing: paused tus uploads, alive until they expire). Returns how many were ended."""
+
+    def part_uploads(self) -> PartUploads | None:
+        """Uploads in parts that any process can continue (S3); None where an upload is a file on
+        one machine's disk (local storage)."""
 
     def stage(
         self, prefix: str, *, fresh: bool = True, sync_every: float | None = None

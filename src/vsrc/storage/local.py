@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -82,8 +82,11 @@ class LocalStorage:
             raise StorageError(f"could not store {key}: {exc}") from exc
         return LocalIncoming(key, target, tmp, handle)
 
-    def abort_unfinished(self, max_age: float) -> int:
+    def abort_unfinished(self, max_age: float, keep: Callable[[], Collection[str]] | None = None) -> int:
         return 0  # received uploads live in the scratch folder until committed
+
+    def part_uploads(self) -> None:
+        return None  # a tus upload is a partial file on the API machine's disk (services/partial_files.py)
 
     @contextmanager
     def stage(

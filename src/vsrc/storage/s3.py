@@ -8,7 +8,7 @@ writer write into a file that never reaches the bucket (docs/architecture.md, "S
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vsrc.errors import NotFound, StorageError
 from vsrc.storage.base import READABLE_SECONDS
 from vsrc.storage.s3_check import explain
+from vsrc.storage.s3_parts import S3Parts
 from vsrc.storage.s3_writer import MultipartWriter, S3Incoming
 from vsrc.storage.stage import CONTENT_TYPES, AutoSync, RemoteStage, new_scratch, sweep_scratch
 from vsrc.storage.url import S3Location
@@ -299,11 +300,12 @@ class S3Storage:
             raise StorageError(f"could not delete {prefix}: {exc}") from exc
         return len(keys)
 
-    def abort_unfinished(self, max_age: float) -> int:
+    def abort_unfinished(self, max_age: float, keep: Callable[[], Collection[str]] | None = None) -> int:
         """Multipart uploads started over ``max_age`` seconds ago whose newest part is as old (a slow
-        upload still sending parts is left alone)."""
+        upload still sending parts is left alone), except those ``keep()`` names (a paused tus
+        upload: its parts may be hours old, and it lives until it expires)."""
         cutoff = datetime.now(UTC) - timedelta(seconds=max_age)
-        ended = 0
+        stale: list[tuple[str, str]] = []
         try:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=self._base
@@ -313,11 +315,18 @@ class S3Storage:
                     key, upload_id = upload["Key"], upload["UploadId"]
                     if upload["Initiated"] > cutoff or self._last_part(key, upload_id) > cutoff:
                         continue
+                    stale.append((key, upload_id))
+            # Read after the listing: an upload recorded meanwhile is kept.
+            kept = set(keep()) if keep is not None and stale else set()
+            for key, upload_id in stale:
+                if upload_id not in kept:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                    ended += 1
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not end unfinished uploads: {exc}") from exc
-        return ended
+        return sum(1 for _, upload_id in stale if upload_id not in kept)
+
+    def part_uploads(self) -> S3Parts:
+        return S3Parts(self.client, self.bucket, self._key)
 
     def _last_part(self, key: str, upload_id: str) -> datetime:
         newest = datetime.min.replace(tzinfo=UTC)

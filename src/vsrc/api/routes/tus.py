@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,7 +30,7 @@ from vsrc.api.schemas.common import (
     TOO_LARGE,
     UNSUPPORTED,
 )
-from vsrc.api.tus_body import WRITERS, append_body
+from vsrc.api.tus_body import append_body
 from vsrc.db.models import DirectUpload
 from vsrc.errors import (
     Conflict,
@@ -42,7 +41,8 @@ from vsrc.errors import (
     PreconditionFailed,
     VsrcError,
 )
-from vsrc.services import direct_uploads, partial_files
+from vsrc.services import direct_uploads
+from vsrc.services.tus_store import Receiver
 
 log = logging.getLogger("vsrc.api.tus")
 
@@ -93,20 +93,20 @@ def _created(upload: DirectUpload) -> None:
         raise NotFound("This upload has not been created yet: POST to this URL with Upload-Length first")
 
 
-async def _open_for_writing(path: Path, upload_id: str) -> int:
-    """The partial file, locked for this request. A PATCH of the same upload still reading in this
-    process is the client's own stale request (it would not send a new one otherwise): it is told to
-    stop, and its lock awaited. Held by another process: 423, which tus clients retry."""
+async def _hold(state: AppState, upload: DirectUpload) -> Receiver:
+    """The upload, held for this request. A PATCH of the same upload still reading in this process
+    is the client's own stale request (it would not send a new one otherwise): it is told to stop,
+    and its hold awaited. Held by another process or machine: 423, which tus clients retry."""
     try:
-        return await to_thread.run_sync(partial_files.open_locked, path)
+        return await to_thread.run_sync(state.tus.open, upload)
     except Locked:
-        if not WRITERS.stop(upload_id):
+        if not state.tus_writers.stop(upload.public_id):
             raise
     deadline = anyio.current_time() + TAKEOVER_SECONDS
     while True:
         await anyio.sleep(0.02)
         try:
-            return await to_thread.run_sync(partial_files.open_locked, path)
+            return await to_thread.run_sync(state.tus.open, upload)
         except Locked:
             if anyio.current_time() > deadline:
                 raise
@@ -114,12 +114,11 @@ async def _open_for_writing(path: Path, upload_id: str) -> int:
 
 def _finish(state: AppState, upload: DirectUpload) -> None:
     """The last byte is in: the media item, then its encode (enqueued after commit, as for multipart)."""
-    path = partial_files.path_for(state.settings.tmp_dir, upload.public_id)
     media = direct_uploads.complete(
         state.sessions,
         state.storage,
+        state.tus,
         upload_id=upload.id,
-        path=path,
         max_pixels=state.settings.max_source_pixels,
     )
     try:
@@ -180,11 +179,11 @@ async def tus_create(token: str, request: Request) -> Response:
         started = await run_in_threadpool(
             direct_uploads.start,
             state.sessions,
+            state.tus,
             upload_id=upload.id,
             length=length,
             filename=name,
             max_bytes=settings.max_upload_bytes,
-            tmp_dir=settings.tmp_dir,
         )
         if length == 0:  # nothing will ever be PATCHed: this is already the last byte
             await run_in_threadpool(_finish, state, started)
@@ -212,7 +211,7 @@ async def tus_head(token: str, request: Request) -> Response:
         tus.check_version(request.headers)
         direct_uploads.check_receiving(upload)
         _created(upload)
-        offset = await run_in_threadpool(direct_uploads.current_offset, upload, state.settings.tmp_dir)
+        offset = await run_in_threadpool(direct_uploads.current_offset, state.tus, upload)
         headers = {"Upload-Offset": str(offset), "Upload-Length": str(upload.length)}
         if upload.status == "uploading":
             headers["Upload-Expires"] = tus.expires(upload.expires_at)
@@ -248,10 +247,9 @@ async def tus_patch(token: str, request: Request) -> Response:
         if upload.status == "completed":
             raise Conflict("This upload is already complete")
         assert upload.length is not None  # set by creation
-        path = partial_files.path_for(state.settings.tmp_dir, upload.public_id)
-        fd = await _open_for_writing(path, upload.public_id)
+        receiver = await _hold(state, upload)
         try:
-            current = await to_thread.run_sync(partial_files.size_of, fd)
+            current = receiver.offset
             if offset != current:
                 raise Conflict(
                     f"Upload-Offset {offset} is not the upload's offset {current}: HEAD, then resume"
@@ -260,15 +258,14 @@ async def tus_patch(token: str, request: Request) -> Response:
             declared = tus.content_length(request.headers)
             if declared is not None and declared > room:
                 raise PayloadTooLarge("The PATCH body goes past Upload-Length")
-            appended = await append_body(request, fd, upload_id=upload.public_id, start=current, room=room)
-            new_offset = current + appended.written
-            await run_in_threadpool(
-                direct_uploads.record_offset, state.sessions, upload_id=upload.id, offset=new_offset
+            appended = await append_body(
+                request, receiver, writers=state.tus_writers, upload_id=upload.public_id, room=room
             )
+            new_offset = appended.offset
             if new_offset == upload.length:  # even if the client left right after its last byte
                 await run_in_threadpool(_finish, state, upload)
         finally:
-            await to_thread.run_sync(partial_files.close, fd)
+            await to_thread.run_sync(receiver.close)
         return Response(
             status_code=204,
             headers={"Upload-Offset": str(new_offset), "Upload-Expires": tus.expires(upload.expires_at)},
@@ -279,14 +276,12 @@ async def tus_patch(token: str, request: Request) -> Response:
 
 @router.delete("/{token}", status_code=204, summary="tus termination", responses={**CONFLICT, **PRECONDITION})
 async def tus_terminate(token: str, request: Request) -> Response:
-    """Terminate (cancel) the upload and remove its partial file."""
+    """Terminate (cancel) the upload and free the bytes received."""
 
     async def work(state: AppState, upload: DirectUpload) -> Response:
         tus.check_version(request.headers)
         direct_uploads.check_receiving(upload)
-        await run_in_threadpool(
-            direct_uploads.cancel, state.sessions, upload=upload, tmp_dir=state.settings.tmp_dir
-        )
+        await run_in_threadpool(direct_uploads.cancel, state.sessions, state.tus, upload=upload)
         return Response(status_code=204)
 
     return await _answer(request, token, work)

@@ -67,7 +67,7 @@ def get_upload(
 ) -> DirectUploadResponse:
     """Where a direct upload stands: status, bytes received, and the media item once completed."""
     upload = direct_uploads.get_upload(session, account_id=principal.account_id, public_id=uploadId)
-    offset = direct_uploads.current_offset(upload, state.settings.tmp_dir)
+    offset = direct_uploads.current_offset(state.tus, upload)
     return DirectUploadResponse(
         data=upload_out(upload, status=direct_uploads.shown_status(upload), offset=offset)
     )
@@ -79,7 +79,7 @@ def get_upload(
 def cancel_upload(uploadId: UploadId, principal: Writer, state: StateDep) -> DirectUploadCancelResponse:
     """Cancel a waiting or uploading upload: its URL stops working and the partial file is removed."""
     upload = direct_uploads.cancel_for_account(
-        state.sessions, account_id=principal.account_id, public_id=uploadId, tmp_dir=state.settings.tmp_dir
+        state.sessions, state.tus, account_id=principal.account_id, public_id=uploadId
     )
     return DirectUploadCancelResponse(
         data=upload_out(upload, status="cancelled", offset=upload.received_bytes)
