@@ -16,6 +16,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+
 def _columns() -> list[sa.Column[object]]:
     return [
         sa.Column("source_key", sa.String(length=512), nullable=True),
