@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -61,9 +61,7 @@ def fleet(tmp_path: Path, s3_endpoint: str, bucket: str) -> Iterator[tuple[Serve
     """API A and API B: one database and bucket, separate data folders (no shared disk)."""
     url = s3_url(bucket, s3_endpoint)
     port_a, port_b = free_port(), free_port()
-    a = start_server(
-        tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=url
-    )
+    a = start_server(tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=url)
     b = start_server(
         tmp_path / "b",
         port=port_b,

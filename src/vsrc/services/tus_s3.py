@@ -233,7 +233,7 @@ class PartsTusStore:
         public_id = key.split("/")[1]
         try:
             # The probe reads every packet: fetched once, to a scratch file removed on exit.
-            with self.storage.fetch(key) as path:
+            with self.storage.fetch(key, lean=True) as path:
                 yield Received(path, public_id, key, lambda: None)
         except BaseException:
             self.storage.delete_prefix(f"media/{public_id}")
