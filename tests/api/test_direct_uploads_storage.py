@@ -28,6 +28,7 @@ from tests.helpers import eventually
 from vsrc.db.models import DirectUpload
 
 MIB = 1024**2
+OCTET = {"Content-Type": "application/offset+octet-stream"}
 
 
 @pytest.fixture
@@ -107,3 +108,45 @@ def test_expired_upload_is_swept_and_leaves_nothing(tus_server: Server) -> None:
         )
     eventually(lambda: stored(tus_server) == before, timeout=30, what="the expired upload swept")
     assert get_upload(tus_server, read, upload["uploadId"])["status"] == "expired"
+
+
+def test_a_new_patch_takes_over_from_a_stale_one(tus_server: Server) -> None:
+    """The client's retry in the same process stops its own half-open PATCH (which keeps its bytes)."""
+    write, _ = tus_server.account_keys()
+    upload = started(tus_server, write, 1000)
+    url = upload["uploadUrl"]
+    stale = open_patch(url, 0, declared=1000, first=b"q" * 100)  # half-open: never sends the rest
+    try:
+        eventually(lambda: tus_offset(url) == 100, what="the stale PATCH's bytes kept")
+        resp = tus_patch(url, 100, b"s" * 10)  # the client's retry, resuming from HEAD
+        assert resp.status_code == 204, resp.text
+        assert resp.headers["upload-offset"] == "110"
+    finally:
+        stale.close()
+    assert tus_offset(url) == 110
+
+
+def test_a_body_past_the_length_is_413_and_keeps_the_offset(tus_server: Server) -> None:
+    write, _ = tus_server.account_keys()
+    upload = started(tus_server, write, 100)
+    url = upload["uploadUrl"]
+    assert tus_patch(url, 0, b"a" * 60).status_code == 204
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: cut off while streaming
+        yield b"c" * 30
+        yield b"d" * 30
+
+    resp = httpx.patch(url, content=chunked(), headers={**TUS, **OCTET, "Upload-Offset": "60"})
+    assert resp.status_code == 413
+    assert tus_offset(url) == 60
+    assert tus_patch(url, 60, b"b" * 40).status_code == 415  # complete: 100 bytes, not a video
+
+
+def test_an_empty_upload_fails_at_creation_and_leaves_nothing(tus_server: Server) -> None:
+    write, read = tus_server.account_keys()
+    before = stored(tus_server)
+    upload = create_upload(tus_server, write)
+    assert tus_create(upload["uploadUrl"], 0).status_code == 415
+    shown = get_upload(tus_server, read, upload["uploadId"])
+    assert shown["status"] == "failed" and "Unsupported media" in shown["errorMessage"]
+    assert stored(tus_server) == before
