@@ -89,7 +89,9 @@ def _create(api: httpx.Client) -> tuple[str, str]:
     resp = api.post("/api/v1/uploads", json={"title": "bench tus", "tags": "bench"})
     resp.raise_for_status()
     data = resp.json()["data"]
-    return str(data["uploadId"]), str(data["uploadUrl"])
+    # The URL on the server `api` talks to (a server started without VSRC_PUBLIC_URL names another).
+    token = str(data["uploadUrl"]).rsplit("/", 1)[1]
+    return str(data["uploadId"]), f"{str(api.base_url).rstrip('/')}/tus/{token}"
 
 
 def _media_of(api: httpx.Client, upload_id: str) -> str:
