@@ -221,7 +221,7 @@ def complete(
         if not upload.length:
             raise UnsupportedMedia("Unsupported media: the file is empty")
         with store.received(upload) as received:
-            info = uploads.probe_source(received.path, max_pixels=max_pixels)
+            info = uploads.probe_source(received.source, max_pixels=max_pixels)
             return uploads.record(
                 sessions,
                 storage,

@@ -81,7 +81,7 @@ class LocalTusStore:
         public_id = new_vod_id()
         key = f"media/{public_id}/original{source_suffix(upload.filename)}"
         try:
-            yield Received(path, public_id, key, lambda: self._storage.put_file(key, path))
+            yield Received(str(path), public_id, key, lambda: self._storage.put_file(key, path))
         finally:
             partial_files.remove(path)  # moved into storage on success; dropped otherwise
 

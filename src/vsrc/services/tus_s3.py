@@ -42,6 +42,7 @@ MAX_PARTS = 9000  # S3 allows 10,000; larger uploads get larger parts
 LEASE_SECONDS = 30.0
 RENEW_SECONDS = 5.0
 STALL_SECONDS = 2.0
+PROBE_URL_SECONDS = 3600.0  # the probe reads every packet of up to the upload limit
 ACTIVE = ("waiting", "uploading")
 
 
@@ -232,9 +233,9 @@ class PartsTusStore:
         key = upload.source_key
         public_id = key.split("/")[1]
         try:
-            # The probe reads every packet: fetched once, to a scratch file removed on exit.
-            with self.storage.fetch(key, lean=True) as path:
-                yield Received(path, public_id, key, lambda: None)
+            # The probe reads the object in place (a presigned URL: no scratch copy, small buffers).
+            with self.storage.readable(key, expires=PROBE_URL_SECONDS) as source:
+                yield Received(source, public_id, key, lambda: None)
         except BaseException:
             self.storage.delete_prefix(f"media/{public_id}")
             raise

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from vsrc.db.models import DirectUpload
@@ -51,7 +50,7 @@ class Receiver(Protocol):
 class Received:
     """A complete upload on its way to becoming a media item."""
 
-    path: Path  # a local file with every byte, for the probe
+    source: str  # what the probe reads: a local file, or a URL (``Storage.readable``)
     public_id: str  # the media item's id
     key: str  # where its original is (or goes) in storage
     put: Callable[[], None]  # store it under ``key`` (a no-op where it is already there)

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import Media
 from vsrc.db.session import transaction
-from vsrc.errors import InsufficientStorage, UnsupportedMedia
+from vsrc.errors import InsufficientStorage, StorageError, UnsupportedMedia
 from vsrc.ids import new_vod_id
-from vsrc.media.errors import ProbeError
+from vsrc.media.errors import ProbeError, SourceReadError
 from vsrc.media.probe import DEFAULT_MAX_SOURCE_PIXELS, SourceInfo, probe
 from vsrc.services import media as media_service
 from vsrc.services import playback_policy
@@ -65,13 +65,15 @@ def source_suffix(filename: str | None) -> str:
     return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
 
 
-def probe_source(path: Path, *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS) -> SourceInfo:
-    """Probe a received file; not a decodable video of an accepted format, or a degenerate one (see
-    ``vsrc.media.probe``) → ``UnsupportedMedia`` with the reason."""
+def probe_source(path: str | Path, *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXELS) -> SourceInfo:
+    """Probe a received file (or a ``Storage.readable`` URL); not a decodable video of an accepted
+    format, or a degenerate one (see ``vsrc.media.probe``) → ``UnsupportedMedia`` with the reason."""
     try:
         return probe(path, max_pixels=max_pixels)
     except ProbeError as exc:
         raise UnsupportedMedia(f"Unsupported media: {exc}") from exc
+    except SourceReadError as exc:  # the storage, not the file: no verdict on the upload's content
+        raise StorageError(f"could not read the upload back from storage: {exc}") from exc
 
 
 def store_as_media(

@@ -104,11 +104,10 @@ class Storage(Protocol):
         exception publishes nothing more (the caller deletes the prefix if it wants nothing kept).
         On S3 the folder is scratch, removed on exit; on local storage it is the stored folder."""
 
-    def fetch(self, key: str, *, lean: bool = False) -> AbstractContextManager[Path]:
+    def fetch(self, key: str) -> AbstractContextManager[Path]:
         """A local file holding ``key``'s bytes for ffmpeg and PyAV to read, never to write: the stored
         file itself on local storage, a scratch download removed on exit on S3. ``NotFound`` when
-        there is no such object. ``lean``: download as one stream in small chunks (the API, which
-        bounds its memory) rather than many parts at once (S3: some 80 MiB in flight)."""
+        there is no such object."""
 
     def readable(self, key: str, *, expires: float = READABLE_SECONDS) -> AbstractContextManager[str]:
         """Something ffmpeg and PyAV open to read ``key`` without a local copy: the stored file's

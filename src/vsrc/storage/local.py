@@ -104,7 +104,7 @@ class LocalStorage:
         yield LocalStage(folder)  # writers write in place: nothing to publish
 
     @contextmanager
-    def fetch(self, key: str, *, lean: bool = False) -> Iterator[Path]:
+    def fetch(self, key: str) -> Iterator[Path]:
         path = self._resolve(key)
         if not path.is_file():
             raise NotFound(f"no stored object {key}")

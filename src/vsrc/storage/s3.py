@@ -155,17 +155,12 @@ class S3Storage:
             shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
-    def fetch(self, key: str, *, lean: bool = False) -> Iterator[Path]:
+    def fetch(self, key: str) -> Iterator[Path]:
         folder = self._scratch_folder("fetch")
         path = folder / (PurePosixPath(check_key(key)).name or "object")
         try:
             try:
-                if lean:
-                    with path.open("wb") as handle:
-                        for chunk in self.read_range(key):
-                            handle.write(chunk)
-                else:
-                    self.client.download_file(self.bucket, self._key(key), str(path))
+                self.client.download_file(self.bucket, self._key(key), str(path))
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in _MISSING:
                     raise NotFound(f"no stored object {key}") from exc
