@@ -72,7 +72,9 @@ def migrate(
     """Copy the local library to an S3 bucket (resumable, idempotent, verified); print the setting."""
     from vsrc.cli import _settings
     from vsrc.runtime import Runtime
+    from vsrc.services.orphans import ITEM_FOLDERS, items_with_rows
     from vsrc.storage.local import LocalStorage
+    from vsrc.storage.migrate import Items
     from vsrc.storage.migrate import migrate as copy_library
     from vsrc.storage.s3 import S3Storage
     from vsrc.storage.url import FileLocation, S3Location, parse_storage_url
@@ -97,7 +99,8 @@ def migrate(
         def progress(action: str, key: str, size: int) -> None:
             typer.echo(f"{action} {key} ({size} bytes)")
 
-        report = copy_library(local, target, progress=progress)
+        items = Items(ITEM_FOLDERS, lambda names: items_with_rows(runtime.sessions, names))
+        report = copy_library(local, target, items=items, progress=progress)
     except VsrcError as exc:
         raise _fail(exc.message) from exc
     finally:
@@ -105,7 +108,8 @@ def migrate(
     typer.echo(
         f"{report.objects} objects verified in the bucket: {len(report.copied)} copied "
         f"({report.bytes_copied} bytes), {report.skipped} already there, {len(report.recopied)} copied "
-        f"again after verification, {report.aborted_uploads} unfinished upload(s) of an earlier run ended"
+        f"again after verification, {report.aborted_uploads} unfinished upload(s) of an earlier run ended, "
+        f"{len(report.removed)} object(s) removed that the library no longer holds"
     )
     err.print(
         "Switch every vsrc process (api, worker, ingest) to the bucket: stop them, run this command "

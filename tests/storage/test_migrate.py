@@ -5,6 +5,7 @@ run copies nothing) and verified."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,3 +189,38 @@ def test_migrate_refuses_what_it_cannot_do(library: Server, s3_endpoint: str, bu
         timeout=120,
     )
     assert done.returncode == 2 and "migrate copies a local library" in done.stderr
+
+
+def test_what_was_deleted_between_runs_leaves_the_bucket_and_live_items_keep_theirs(
+    library: Server, s3_endpoint: str, bucket: str, clips: dict[str, Path]
+) -> None:
+    """The library changes between two runs: an item deleted (row and files), one made public (its
+    signed marker removed), one whose local files are gone while its row stays. After the second run
+    the bucket holds nothing of the deleted item and not the stale marker; the item with a row keeps its
+    objects, and objects the migration did not copy (written to the bucket by a process already on
+    S3) are never touched."""
+    to = s3_url(bucket, s3_endpoint, PREFIX)
+    write, _ = library.account_keys()
+    deleted = upload_file(library, write, clips["mp4"], playbackPolicy="signed")
+    public = upload_file(library, write, clips["mp4"], playbackPolicy="signed")
+    wiped = upload_file(library, write, clips["mp4"])
+    finish(vsrc_migrate(library, to))
+    first = bucket_objects(s3_endpoint, bucket)
+    assert {f"signed/{deleted}", f"signed/{public}", f"media/{wiped}/original.mp4"} <= set(first)
+
+    with library.client(write) as client:
+        assert client.delete(f"/api/v1/media/{deleted}").status_code == 200
+        changed = client.patch(f"/api/v1/media/{public}", json={"playbackPolicy": "public"})
+        assert changed.status_code == 200, changed.text
+    shutil.rmtree(library.settings.storage_root / "media" / wiped)
+    s3 = s3_client(s3_endpoint)
+    written_on_s3 = [f"hls/{public}/extra.ts", "media/vod_creating/original.mp4", f"hls/{deleted}/late.ts"]
+    for key in written_on_s3:
+        s3.put_object(Bucket=bucket, Key=f"{PREFIX}/{key}", Body=b"x")
+
+    out = finish(vsrc_migrate(library, to))
+    objects = bucket_objects(s3_endpoint, bucket)
+    gone = {k for k in first if deleted in k} | {f"signed/{public}"}
+    assert gone and not gone & set(objects), out
+    assert set(objects) == set(local_objects(library)) | {f"media/{wiped}/original.mp4", *written_on_s3}
+    assert f"{len(gone)} object(s) removed that the library no longer holds" in out, out

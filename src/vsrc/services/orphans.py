@@ -85,6 +85,12 @@ def sweep_orphans(sessions: sessionmaker[Session], storage: Storage, *, min_age:
     return orphans
 
 
+def items_with_rows(sessions: sessionmaker[Session], names: list[str]) -> set[str]:
+    """Which of ``names`` have a ``media`` or ``live_streams`` row."""
+    with transaction(sessions) as session:
+        return _known_items(session, names)
+
+
 def _known_items(session: Session, names: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(names), _QUERY_BATCH):

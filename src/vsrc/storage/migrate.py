@@ -7,6 +7,13 @@ second run over an unchanged library copies nothing. Verified: every local file'
 (S3's ETag: the MD5 of the object, or of its parts' MD5s for a multipart upload of our part size)
 is compared with the bucket's listing; an object that differs is copied again
 (docs/architecture.md, "Storage").
+
+Deletions: every object the migration copies carries ``MIGRATED`` metadata. An object so marked whose
+local file is gone (the library changed between two runs) is removed from the bucket when its item is
+still in the local library (a re-encode dropped a file, a signed marker was removed) or has no row any
+more (the item was deleted). An item with a row but no local files keeps its objects (a library
+emptied by hand after the switch is no reason to delete served media), and objects the migration did
+not copy (written by a process already on S3) are never removed here: the orphan sweep judges those.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from vsrc.storage.local import LocalStorage
 from vsrc.storage.s3 import S3Storage
 
 _HASH_CHUNK = 1024**2
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+#: User metadata on every object the migration copies: what a later run may remove again.
+MIGRATED = {"vsrc-migrated": "1"}
 
 
 @dataclass
@@ -33,6 +43,21 @@ class MigrateReport:
     recopied: list[str] = field(default_factory=list)  # differed at verification, copied again
     bytes_copied: int = 0
     objects: int = 0
+    removed: list[str] = field(default_factory=list)  # copied by a run before, gone from the library
+
+
+@dataclass(frozen=True)
+class Items:
+    """Where items live in the key space (``FOLDER/ITEM/…``) and which of them have a row."""
+
+    folders: tuple[str, ...]
+    with_rows: Callable[[list[str]], set[str]]
+
+    def item_of(self, key: str) -> str | None:
+        parts = key.split("/")
+        if len(parts) >= 2 and parts[0] in self.folders and not parts[1].startswith("."):
+            return parts[1]
+        return None
 
 
 @dataclass(frozen=True)
@@ -51,10 +76,16 @@ def library_files(source: LocalStorage) -> Iterator[tuple[str, Path]]:
 
 
 def migrate(
-    source: LocalStorage, target: S3Storage, *, progress: Callable[[str, str, int], None] | None = None
+    source: LocalStorage,
+    target: S3Storage,
+    *,
+    items: Items | None = None,
+    progress: Callable[[str, str, int], None] | None = None,
 ) -> MigrateReport:
-    """Copy every file of ``source`` missing from ``target``, then verify all of them.
-    ``progress(action, key, size)`` is called before each copy (``copy``, ``recopy``)."""
+    """Copy every file of ``source`` missing from ``target``, verify all of them, then (given
+    ``items``) remove what earlier runs copied and the library no longer holds (module docstring).
+    ``progress(action, key, size)`` is called before each copy (``copy``, ``recopy``) and removal
+    (``remove``)."""
     report = MigrateReport()
     files = list(library_files(source))
     report.objects = len(files)
@@ -68,7 +99,7 @@ def migrate(
             continue
         if progress is not None:
             progress("copy", key, size)
-        target.upload(key, path)
+        target.upload(key, path, MIGRATED)
         report.copied.append(key)
         report.bytes_copied += size
     remote = _listing(target)
@@ -78,7 +109,7 @@ def migrate(
             continue
         if progress is not None:
             progress("recopy", key, path.stat().st_size)
-        target.upload(key, path)
+        target.upload(key, path, MIGRATED)
         report.recopied.append(key)
         report.bytes_copied += path.stat().st_size
     if report.recopied:
@@ -90,11 +121,54 @@ def migrate(
         ]
         if bad:
             raise StorageError(f"{len(bad)} object(s) differ from the local files after copying: {bad[:5]}")
+    if items is not None:
+        report.removed = _prune(target, remote, {key for key, _ in files}, items, progress)
     return report
 
 
+def _prune(
+    target: S3Storage,
+    remote: dict[str, _Remote],
+    local: set[str],
+    items: Items,
+    progress: Callable[[str, str, int], None] | None,
+) -> list[str]:
+    """Remove the objects an earlier run copied whose file the library no longer holds, unless their
+    item has a row and no local file (module docstring); returns the keys removed."""
+    stale = sorted(key for key in remote if key not in local and items.item_of(key) is not None)
+    copied = [key for key in stale if _was_migrated(target, key)]
+    if not copied:
+        return []
+    in_library = {item for key in local if (item := items.item_of(key)) is not None}
+    # The rows are read after the bucket was listed: an item created meanwhile counts as live.
+    live = items.with_rows(sorted({items.item_of(key) or "" for key in copied} - in_library))
+    doomed = [key for key in copied if items.item_of(key) in in_library or items.item_of(key) not in live]
+    for key in doomed:
+        if progress is not None:
+            progress("remove", key, remote[key].size)
+    target.delete_keys(doomed)
+    return doomed
+
+
+def _was_migrated(target: S3Storage, key: str) -> bool:
+    try:
+        head = target.client.head_object(Bucket=target.bucket, Key=_base(target) + key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            return False  # removed meanwhile
+        raise StorageError(f"could not look up {key}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"could not look up {key}: {exc}") from exc
+    metadata: dict[str, str] = head.get("Metadata", {})
+    return all(metadata.get(name) == value for name, value in MIGRATED.items())
+
+
+def _base(target: S3Storage) -> str:
+    return f"{target.location.prefix}/" if target.location.prefix else ""
+
+
 def _listing(target: S3Storage) -> dict[str, _Remote]:
-    base = f"{target.location.prefix}/" if target.location.prefix else ""
+    base = _base(target)
     found: dict[str, _Remote] = {}
     try:
         pages = target.client.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=base)
@@ -108,7 +182,7 @@ def _listing(target: S3Storage) -> dict[str, _Remote]:
 
 def _abort_stale_uploads(target: S3Storage, keys: set[str]) -> int:
     """Multipart uploads of keys this run copies can only be a killed earlier run's: end them."""
-    base = f"{target.location.prefix}/" if target.location.prefix else ""
+    base = _base(target)
     aborted = 0
     try:
         pages = target.client.get_paginator("list_multipart_uploads").paginate(

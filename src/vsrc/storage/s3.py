@@ -106,12 +106,15 @@ class S3Storage:
             raise StorageError(f"could not read {source} for {key}: {exc}") from exc
         source.unlink()  # consumed, as with local storage
 
-    def upload(self, key: str, source: Path) -> None:
-        """Copy the local file ``source`` to ``key`` (it stays where it is)."""
+    def upload(self, key: str, source: Path, metadata: dict[str, str] | None = None) -> None:
+        """Copy the local file ``source`` to ``key`` (it stays where it is), with user ``metadata``."""
         transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
+        extra: dict[str, Any] = _extra_args(key)
+        if metadata:
+            extra["Metadata"] = metadata
         try:
             self.client.upload_file(
-                str(source), self.bucket, self._key(key), Config=transfer, ExtraArgs=_extra_args(key)
+                str(source), self.bucket, self._key(key), Config=transfer, ExtraArgs=extra
             )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
