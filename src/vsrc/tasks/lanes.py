@@ -14,6 +14,14 @@ time to its first segment), which the encode's lead over real time normally abso
 SIGSTOP is safe for ffmpeg: it only delays it. A stopped ffmpeg still dies with its worker
 (``PR_SET_PDEATHSIG`` delivers SIGKILL, which needs no SIGCONT), and the job's heartbeat thread
 keeps running, so a paused encode is not mistaken for a dead one.
+
+Signals go through a pidfd (``os.pidfd_open`` when ffmpeg starts, ``signal.pidfd_send_signal``),
+never by number: once ffmpeg exited and its encode thread reaped it, its pid (and process group id)
+may go to an unrelated process before the encode closes its lane, and a ``killpg`` would stop that
+stranger. A pidfd names the one process it was opened for; signalling it after that process ended
+fails with ``ProcessLookupError``. ffmpeg is alone in its process group (it starts no children), so
+signalling the process is signalling the group. Where pidfds are missing (Linux < 5.3) nothing is
+paused: the encodes share the machine.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ __all__ = ["DEFAULT_MAX_PAUSE", "LANES", "Lane", "Lanes"]
 log = logging.getLogger("vsrc.tasks.lanes")
 
 DEFAULT_MAX_PAUSE = 30.0
+_NO_PIDFD: list[str] = []  # the first lane that could not open one (the warning is logged once)
 
 
 class Lane:
@@ -37,7 +46,7 @@ class Lane:
     def __init__(self, lanes: Lanes, name: str) -> None:
         self._lanes = lanes
         self.name = name
-        self.pgid: int | None = None
+        self.pidfd: int | None = None  # ffmpeg's, while it runs (module docstring)
         self.fast = True  # in the fast-start phase until playable (or max_pause passed)
         self.paused = False
         self.started = time.monotonic()
@@ -77,8 +86,12 @@ class Lanes:
         return lane
 
     def _attach(self, lane: Lane, pid: int) -> None:
+        # The caller started ``pid`` and has not waited for it yet, so it is still ffmpeg (a zombie
+        # at worst) when the pidfd is opened.
+        pidfd = _open_pidfd(pid, lane.name)
         with self._lock:
-            lane.pgid = pid
+            _close_pidfd(lane)
+            lane.pidfd = pidfd
             lane.started = time.monotonic()
             self._apply()
         if lane.fast:
@@ -101,14 +114,14 @@ class Lanes:
             lane.fast = False
             if lane.paused:
                 self._signal(lane, signal.SIGCONT)
-            lane.pgid = None
+            _close_pidfd(lane)
             self._apply()
 
     def _apply(self) -> None:
         """Stop or continue every lane as the rule says (called with the lock held)."""
-        hurry = any(lane.fast and lane.pgid is not None for lane in self._lanes)
+        hurry = any(lane.fast and lane.pidfd is not None for lane in self._lanes)
         for lane in self._lanes:
-            if lane.pgid is None:
+            if lane.pidfd is None:
                 continue
             stop = hurry and not lane.fast
             if stop and not lane.paused:
@@ -118,19 +131,35 @@ class Lanes:
 
     @staticmethod
     def _signal(lane: Lane, sig: signal.Signals) -> None:
-        assert lane.pgid is not None
+        assert lane.pidfd is not None
         try:
-            os.killpg(lane.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            # ffmpeg already exited (its job notices on its own), or its group id now belongs to
-            # another user's process: either way nothing of ours is left to stop or continue.
-            pass
+            signal.pidfd_send_signal(lane.pidfd, sig)
+        except ProcessLookupError:
+            pass  # ffmpeg already exited (its job notices on its own): nothing left to signal
         lane.paused = sig == signal.SIGSTOP
         log.info("%s: %s", lane.name, "paused for a fast start" if lane.paused else "continued")
 
     def paused_names(self) -> list[str]:
         with self._lock:
             return [lane.name for lane in self._lanes if lane.paused]
+
+
+def _open_pidfd(pid: int, name: str) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None  # ffmpeg ended already: nothing to pause or continue
+    except (OSError, AttributeError) as exc:  # no pidfds (old kernel, not Linux): never pause
+        if not _NO_PIDFD:
+            log.warning("encodes are not paused for fast starts (%s: no pidfd: %s)", name, exc)
+            _NO_PIDFD.append(name)
+        return None
+
+
+def _close_pidfd(lane: Lane) -> None:
+    if lane.pidfd is not None:
+        os.close(lane.pidfd)
+        lane.pidfd = None
 
 
 #: The encodes of this process (a worker's encode threads share it).
