@@ -121,7 +121,8 @@ def test_the_worker_sweeps_orphans_on_s3_and_keeps_items_in_progress(
         uploading = StalledUpload(srv, write, big, 9 * MIB)
         eventually(
             lambda: incomplete_uploads(s3_endpoint, bucket),
-            timeout=60,
+            timeout=180,
+            interval=0.5,  # the S3 server shares this process (and its GIL) with the API receiving
             what="the upload's open multipart upload",
         )
 

@@ -60,6 +60,7 @@ class RtmpServer:
         self.config = config or RtmpServerConfig()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False  # stop() is cancelling the sessions
         self._pending: Counter[str] = Counter()  # connections without an authorized publish, by group
         self._capped: set[str] = set()  # groups refused since they were last under the cap
         self.refused_connections = 0
@@ -89,6 +90,7 @@ class RtmpServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping = True
         server.close()
         tasks = list(self._tasks)
         for task in tasks:
@@ -162,6 +164,13 @@ class RtmpServer:
         logger.info("rtmp %s: connected", session.peer)
         try:
             await session.run()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # stop() ended the session (its publish and recording are finished by now): end the task
+            # normally. A handler task that ends cancelled is logged by asyncio's streams (Python
+            # < 3.12) as "Exception in callback ..." with a CancelledError traceback.
+            task.uncancel()
         finally:
             self._tasks.discard(task)
             if pending:

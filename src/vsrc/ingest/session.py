@@ -105,6 +105,8 @@ class RtmpSession:
         except (ConnectionError, OSError) as exc:
             logger.info("rtmp %s: connection lost: %r", self.peer, exc)
         except asyncio.CancelledError:
+            # Only the server's stop() cancels a session: one line, then the publish ends as usual.
+            logger.info("rtmp %s: closing: the ingest is stopping", self.peer)
             drain = False
             raise
         except Exception:
