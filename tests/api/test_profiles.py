@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server, upload_file
+from vsrc.media.ladder import DEFAULT_PROFILE, X264_PRESETS, Profile
 
 
 def test_default_profile_is_design_ladder(server: Server) -> None:
@@ -94,3 +95,30 @@ def test_read_key_cannot_create_profiles(server: Server) -> None:
     with server.client(read) as client:
         resp = client.post("/api/v1/encoding-profiles", json={"name": "x", "rungs": []})
     assert resp.status_code == 403
+
+
+def test_the_api_and_the_ladder_allow_the_same_presets(server: Server) -> None:
+    """One list: every preset the API document offers is one the ladder encodes with, and the other
+    way round; placebo is in neither (it would spend an encode's time limit for no visible gain)."""
+    with server.client() as client:
+        document = client.get("/openapi.json").json()
+    preset = document["components"]["schemas"]["ProfileCreate"]["properties"]["preset"]
+    offered = (
+        preset.get("enum") or document["components"]["schemas"][preset["$ref"].rsplit("/", 1)[1]]["enum"]
+    )
+    assert tuple(offered) == X264_PRESETS
+    for name in offered:
+        Profile(rungs=DEFAULT_PROFILE.rungs, preset=name)
+    with pytest.raises(ValueError, match="preset"):
+        Profile(rungs=DEFAULT_PROFILE.rungs, preset="placebo")
+    write, _ = server.account_keys()
+    rungs = [{"height": 360, "videoBitrate": 800_000}]
+    with server.client(write) as client:
+        refused = client.post(
+            "/api/v1/encoding-profiles", json={"name": "p", "rungs": rungs, "preset": "placebo"}
+        )
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "preset", refused.text
+        slowest = client.post(
+            "/api/v1/encoding-profiles", json={"name": "s", "rungs": rungs, "preset": "veryslow"}
+        )
+        assert slowest.status_code == 201, slowest.text

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from vsrc.db.models import EncodingProfile
+from vsrc.media.ladder import X264Preset
 from vsrc.services.profiles import (
     MAX_AUDIO_BITRATE,
     MAX_HEIGHT,
@@ -19,18 +20,7 @@ from vsrc.services.profiles import (
 from vsrc.timeutil import iso_ms
 
 # The document states the service's rules (services/profiles.py validates them again, and also
-# that rung heights differ).
-X264Preset: TypeAlias = Literal[
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-]
+# that rung heights differ). The presets are the ladder's own list.
 
 
 class RungIn(BaseModel):
