@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +122,26 @@ def test_the_preview_signing_key_is_neither_listed_nor_revocable_on_the_signing_
     assert refused.status_code == 404, refused.text
     assert client.get("/").status_code == 200
     assert preview_keys() == made_keys
+
+
+def test_revoke_confirmations_state_the_cache_bound(open_server: Server) -> None:
+    """Other API processes honour a revocation within their key caches (VSRC_KEY_CACHE_SECONDS,
+    VSRC_SIGNING_KEY_CACHE_SECONDS), so the dashboard never promises "at once"."""
+    client, _ = sign_up(open_server)
+    token = page_csrf(client, "/keys")
+    assert (
+        client.post("/keys", data={"name": "app", "permission": "read", "csrf_token": token}).status_code
+        == 201
+    )
+    assert client.post("/signing-keys", data={"csrf_token": token}).status_code == 201
+    settings = open_server.settings
+    api_keys = client.get("/keys").text
+    assert "at once" not in api_keys
+    assert f"stop working within {settings.key_cache_seconds:g} s" in html.unescape(api_keys), api_keys
+    signing = client.get("/signing-keys").text
+    revoke = re.search(r'action="/signing-keys/([^/]+)/revoke" data-confirm="([^"]+)"', signing)
+    assert revoke, signing
+    assert f"stop playing within {settings.signing_key_cache_seconds:g} s" in html.unescape(revoke.group(2))
+    done = client.post(f"/signing-keys/{revoke.group(1)}/revoke", data={"csrf_token": token})
+    notice = client.get(done.headers["location"]).text
+    assert f"within {settings.signing_key_cache_seconds:g} s" in html.unescape(notice), notice

@@ -60,6 +60,11 @@ def filesize(size: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+def within(seconds: float) -> str:
+    """How soon every API process honours a change it caches for ``seconds`` (a revocation)."""
+    return "at once" if seconds <= 0 else f"within {seconds:g} s"
+
+
 @cache
 def asset_version(name: str, root: str) -> str:
     """A content hash for cache-busting ``?v=`` (assets change only with a new install or build)."""
@@ -79,6 +84,7 @@ def build_environment() -> Environment:
     env.filters["text_on"] = text_on
     env.filters["filesize"] = filesize
     env.filters["safe_color"] = safe_color
+    env.filters["within"] = within
     return env
 
 

@@ -22,7 +22,9 @@ def _page(
 ) -> Response:
     with transaction(state.sessions) as session:
         rows = keys.list_account_keys(session, account_id=account_id)
-    context = {"keys": rows, "permissions": keys.PERMISSIONS, **extra}
+    # Other API processes refuse a revoked key only once their key cache lets it go.
+    cache = state.settings.key_cache_seconds
+    context = {"keys": rows, "permissions": keys.PERMISSIONS, "revoke_cache_seconds": cache, **extra}
     return render(request, "keys.html", context, status_code=status_code)
 
 

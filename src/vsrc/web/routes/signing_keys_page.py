@@ -21,7 +21,9 @@ def _page(
 ) -> Response:
     with transaction(state.sessions) as session:
         rows = signing_keys.list_keys(session, account_id=account_id)
-    return render(request, "signing_keys.html", {"keys": rows, **extra}, status_code=status_code)
+    # Other API processes refuse a revoked key's tokens only once their signing-key cache lets it go.
+    context = {"keys": rows, "revoke_cache_seconds": state.settings.signing_key_cache_seconds, **extra}
+    return render(request, "signing_keys.html", context, status_code=status_code)
 
 
 @router.get("/signing-keys")
