@@ -117,11 +117,13 @@ def test_the_worker_sweeps_orphans_on_s3_and_keeps_items_in_progress(
             rate=30,
             extra=["-vf", "noise=alls=40:allf=t+u", "-qp", "0"],
         ).read_bytes()
-        assert len(big) > 9 * MIB, len(big)
-        uploading = StalledUpload(srv, write, big, 9 * MIB)
+        assert len(big) > 13 * MIB, len(big)
+        # The API hands the body to its parser in batches and may hold up to 2 MiB back while it
+        # waits for more (api/uploads.py, FEED_BYTES): 12 MiB make sure a whole 8 MiB part went out.
+        uploading = StalledUpload(srv, write, big, 12 * MIB)
         eventually(
             lambda: incomplete_uploads(s3_endpoint, bucket),
-            timeout=180,
+            timeout=120,
             interval=0.5,  # the S3 server shares this process (and its GIL) with the API receiving
             what="the upload's open multipart upload",
         )
