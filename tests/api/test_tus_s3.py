@@ -239,3 +239,33 @@ def test_the_sweep_of_abandoned_multipart_uploads_keeps_a_paused_tus_upload(
         assert incomplete_uploads(s3_endpoint, bucket) == []
     finally:
         stop_server(b)
+
+
+def test_an_upload_begun_on_local_storage_is_410_after_the_move_to_s3(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """Its bytes are in a partial file on one machine's disk, not in the bucket: the client is told to
+    start again rather than given a 500."""
+    port = free_port()
+    local = start_server(tmp_path / "a", port=port, public_url=f"http://127.0.0.1:{port}")
+    try:
+        write, _ = local.account_keys()
+        upload = create_upload(local, write)
+        assert tus_create(upload["uploadUrl"], 1000).status_code == 201
+        assert tus_patch(upload["uploadUrl"], 0, b"a" * 10).status_code == 204
+    finally:
+        stop_server(local)
+    port = free_port()
+    moved = start_server(
+        tmp_path / "b",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        storage_url=s3_url(bucket, s3_endpoint),
+        database_url=local.settings.sqlalchemy_url,
+    )
+    try:
+        resp = tus_patch(on(moved, upload["uploadUrl"]), 10, b"b" * 10)
+        assert resp.status_code == 410, resp.text
+        assert incomplete_uploads(s3_endpoint, bucket) == []
+    finally:
+        stop_server(moved)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import DirectUpload
 from vsrc.db.session import transaction
-from vsrc.errors import Conflict, Locked, NotFound, StorageError
+from vsrc.errors import Conflict, Gone, Locked, NotFound, StorageError
 from vsrc.ids import new_vod_id
 from vsrc.services.tus_store import Received
 from vsrc.services.uploads import source_suffix
@@ -200,6 +200,8 @@ class PartsTusStore:
         return upload.received_bytes
 
     def open(self, upload: DirectUpload) -> PartsReceiver:
+        if upload.source_key is None:  # its bytes are in a partial file of local storage's days
+            raise Gone("This upload began before the storage moved to S3; create a new upload")
         holder = secrets.token_hex(16)
         now = utcnow()
         with transaction(self.sessions) as session:
