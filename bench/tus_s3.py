@@ -49,7 +49,8 @@ def run(workdir: Path, reps: int, size: int) -> Result:
     keys = {"local": common.create_key(env)}
     result = Result(common.machine(), common.today(), video.stat().st_size)
     with contextlib.ExitStack() as stack:
-        servers = {"local": stack.enter_context(common.vsrc_api(env).start(timeout=180))}
+        servers = {"local": common.vsrc_api(env).start(timeout=180)}
+        stack.callback(servers["local"].stop)
         servers["s3"], keys["s3"] = start_s3_api(workdir, stack)
         for name in BACKENDS:  # warm-up: imports (PyAV, boto3's paths) are not measured
             with _api(servers[name].url, keys[name]) as api:
