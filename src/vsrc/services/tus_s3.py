@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import DirectUpload
 from vsrc.db.session import transaction
-from vsrc.errors import Conflict, Gone, Locked, NotFound, StorageError
+from vsrc.errors import Conflict, Gone, Locked, NotFound, PayloadTooLarge, StorageError
 from vsrc.ids import new_vod_id
 from vsrc.services.tus_store import Received
 from vsrc.services.uploads import source_suffix
@@ -91,6 +91,8 @@ class PartsReceiver:
         view = memoryview(data)
         while view:
             take = min(len(view), self._part_size - len(self._buffer))
+            if take == 0:  # the last part is full: the route never feeds past the length
+                raise PayloadTooLarge("The PATCH body goes past Upload-Length")
             self._buffer += view[:take]
             view = view[take:]
             # The last part is sent by keep(), together with the completion.
