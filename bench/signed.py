@@ -59,8 +59,11 @@ def _in_process(data_dir: Path, signed_id: str, public_id: str, token: str) -> l
         "signed item, token seen before: marker + cached check": lambda: guard.check_delivery(
             signed_id, audience="v", token=token
         ),
+        "signed item, token seen before: check from memory (delivery's event-loop path)": lambda: (
+            guard.verify_signed_cached(signed_id, audience="v", token=token)
+        ),
         "signed item, token first seen: PyJWT RS256 verification": lambda: verifier._verify_fully(
-            token, media_id=signed_id, account_id=owner, audience="v"
+            token, media_id=signed_id, account_id=owner, audience="v", key_of=verifier._key
         ),
         f"rewrite a {VARIANT_LINES}-segment variant playlist": lambda: tokenize_playlist(playlist, token),
         "public file key check + storage lookup": lambda: runtime.storage.local_file(

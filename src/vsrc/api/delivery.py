@@ -102,7 +102,10 @@ class DeliveryMiddleware:
         cache = b"no-cache"
         if item.signed:
             guard = self.state.guard
-            await anyio.to_thread.run_sync(lambda: guard.check_item(item, audience=AUD_VIDEO, token=token))
+            if not guard.check_item_cached(item, audience=AUD_VIDEO, token=token):
+                await anyio.to_thread.run_sync(
+                    lambda: guard.check_item(item, audience=AUD_VIDEO, token=token)
+                )
             url, cache = playback.with_token(url, token), NO_STORE
         body = json.dumps({"ul": url}, separators=(",", ":")).encode()
         await _send(scope, send, 200, b"application/json", cache, body)
@@ -119,9 +122,12 @@ class DeliveryMiddleware:
         if signed:
             audience = _audience(area, path)
             guard = self.state.guard
-            await anyio.to_thread.run_sync(
-                lambda: guard.verify_signed(media_id, audience=audience, token=token)
-            )
+            # A viewer's token seen before, with its key and the item's account cached, is checked here
+            # on the loop (expiry, revocation within the key cache's TTL, sub, aud): no thread hop.
+            if not guard.verify_signed_cached(media_id, audience=audience, token=token):
+                await anyio.to_thread.run_sync(
+                    lambda: guard.verify_signed(media_id, audience=audience, token=token)
+                )
         key = playback.file_key(area=area, public_id=media_id, path=path)
         blob = self.cache.fresh_file(key)
         if blob is None:

@@ -94,6 +94,10 @@ class _Key:
     revoked: bool
 
 
+class _KeyNotCached(Exception):
+    """A check from memory met a signing key that must be read from the database first."""
+
+
 class TokenVerifier:
     """Checks tokens against signing keys cached for ``ttl`` seconds (unknown key ids too).
 
@@ -150,7 +154,31 @@ class TokenVerifier:
 
     def verify(self, token: str | None, *, media_id: str, account_id: int, audience: str) -> None:
         """Return when ``token`` lets ``account_id``'s ``media_id`` play for ``audience``; else
-        ``TokenRefused`` saying why."""
+        ``TokenRefused`` saying why. May query the database (a signing key not cached)."""
+        self._verify(token, media_id=media_id, account_id=account_id, audience=audience, key_of=self._key)
+
+    def verify_cached(self, token: str | None, *, media_id: str, account_id: int, audience: str) -> bool:
+        """``verify`` from memory only, for the event loop: True when the token passed, False when the
+        answer needs the database (its signing key is not cached, or was cached ``ttl`` ago or more):
+        then call ``verify`` in a worker thread. Refusals raise ``TokenRefused`` as ``verify`` does, so
+        expiry, revocation (within ``ttl``), audience and ``sub`` are checked exactly as there."""
+        try:
+            self._verify(
+                token, media_id=media_id, account_id=account_id, audience=audience, key_of=self._fresh_key
+            )
+        except _KeyNotCached:
+            return False
+        return True
+
+    def _verify(
+        self,
+        token: str | None,
+        *,
+        media_id: str,
+        account_id: int,
+        audience: str,
+        key_of: Callable[[str], _Key | None],
+    ) -> None:
         if not token:
             raise TokenRefused("a playback token is required for this media (?token=…)")
         if len(token) > MAX_TOKEN_CHARS:
@@ -160,15 +188,25 @@ class TokenVerifier:
             known = self._verified.get(seen)
         if known is not None:
             kid, exp = known
-            self._check_key(self._key(kid), account_id)
+            self._check_key(key_of(kid), account_id)
             if self._wall_clock() >= exp + LEEWAY_SECONDS:
                 raise TokenRefused("the token has expired")
             return
-        kid, exp = self._verify_fully(token, media_id=media_id, account_id=account_id, audience=audience)
+        kid, exp = self._verify_fully(
+            token, media_id=media_id, account_id=account_id, audience=audience, key_of=key_of
+        )
         with self._lock:
             self._verified[seen] = (kid, exp)
             while len(self._verified) > _CACHE_SIZE:
                 self._verified.popitem(last=False)
+
+    def _fresh_key(self, key_id: str) -> _Key | None:
+        """The cached key (None: cached as unknown); ``_KeyNotCached`` when it must be looked up."""
+        with self._lock:
+            hit = self._cache.get(key_id)
+        if hit is None or self._clock() - hit[0] >= self._ttl:
+            raise _KeyNotCached(key_id)
+        return hit[1]
 
     @staticmethod
     def _check_key(key: _Key | None, account_id: int) -> _Key:
@@ -180,7 +218,13 @@ class TokenVerifier:
         return key
 
     def _verify_fully(
-        self, token: str, *, media_id: str, account_id: int, audience: str
+        self,
+        token: str,
+        *,
+        media_id: str,
+        account_id: int,
+        audience: str,
+        key_of: Callable[[str], _Key | None],
     ) -> tuple[str, float]:
         """PyJWT's complete check; returns the token's ``kid`` and ``exp``."""
         try:
@@ -193,7 +237,7 @@ class TokenVerifier:
         if header.get("alg") != "RS256":
             raise TokenRefused("the token must be signed with RS256")
         kid = kid[:128]
-        key = self._check_key(self._key(kid), account_id)
+        key = self._check_key(key_of(kid), account_id)
         try:
             claims = jwt.decode(
                 token,
@@ -250,6 +294,24 @@ class PlaybackGuard:
         """The token check of a file of an item already known to be signed (``TokenRefused``)."""
         account_id = self._owner(public_id)
         self.verifier.verify(token, media_id=public_id, account_id=account_id, audience=audience)
+
+    def check_item_cached(self, item: playback.PlaybackItem, *, audience: str, token: str | None) -> bool:
+        """``check_item`` of a signed item from memory only (event loop): True when the token passed,
+        False when it needs ``check_item`` in a worker thread; refusals raise ``TokenRefused``."""
+        return self.verifier.verify_cached(
+            token, media_id=item.public_id, account_id=item.account_id, audience=audience
+        )
+
+    def verify_signed_cached(self, public_id: str, *, audience: str, token: str | None) -> bool:
+        """``verify_signed`` from memory only (event loop): True when the token passed, False when the
+        item's account or signing key must be read first (then call ``verify_signed`` in a thread)."""
+        with self._lock:
+            account_id = self._owners.get(public_id)
+        if account_id is None:
+            return False
+        return self.verifier.verify_cached(
+            token, media_id=public_id, account_id=account_id, audience=audience
+        )
 
     def _owner(self, public_id: str) -> int:
         with self._lock:
