@@ -25,7 +25,6 @@ from vsrc.api.deps import AppState
 from vsrc.api.errors import envelope, error_response
 from vsrc.errors import NotFound, ValidationFailed, VsrcError
 from vsrc.ids import MEDIA_ID_RE
-from vsrc.media.tokenized import tokenize_playlist, tokenize_vtt
 from vsrc.services import playback
 from vsrc.services.delivery import Blob, DeliveryCache
 from vsrc.services.tokens import AUD_STORYBOARD, AUD_THUMBNAIL, AUD_VIDEO, MAX_TOKEN_CHARS
@@ -138,7 +137,9 @@ class DeliveryMiddleware:
         media_type = playback.content_type(key).encode()
         if signed and listing:
             assert token is not None  # verify_signed refuses a signed item without one
-            await _send(scope, send, 200, media_type, PRIVATE_SHORT, _tokenized(blob, key, token))
+            if not blob.has_token_slots:  # once per version of the file, off the loop
+                await anyio.to_thread.run_sync(lambda: blob.token_slots)
+            await _send(scope, send, 200, media_type, PRIVATE_SHORT, blob.with_token(token))
             return
         if signed:
             cache = PRIVATE_IMMUTABLE
@@ -192,13 +193,6 @@ def _audience(area: str, path: str) -> str:
     if area == "hls":
         return AUD_VIDEO
     return AUD_STORYBOARD if path.startswith("storyboard") else AUD_THUMBNAIL
-
-
-def _tokenized(blob: Blob, key: str, token: str) -> bytes:
-    assert blob.body is not None  # playlists and storyboards are small
-    text = blob.body.decode("utf-8")
-    out = tokenize_playlist(text, token) if key.endswith(".m3u8") else tokenize_vtt(text, token)
-    return out.encode()
 
 
 def _not_modified(scope: Scope, etag: bytes) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -27,11 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.session import transaction
 from vsrc.errors import NotFound
+from vsrc.media.tokenized import tokenize_playlist, tokenize_vtt
 from vsrc.services import playback, playback_policy
 from vsrc.storage import Storage
 
@@ -60,11 +63,37 @@ class Blob:
         seed = self.body if self.body is not None else f"{self.key}{self.stamp}".encode()
         return b'"%s"' % hashlib.blake2b(seed, digest_size=12).hexdigest().encode()
 
+    @cached_property
+    def token_slots(self) -> tuple[bytes, ...]:
+        """This playlist or storyboard cut where a signed viewer's ``token=…`` goes: the rewrite of
+        ``media/tokenized.py`` is done once per version of the file, and ``with_token`` is one join.
+        Costs a pass over the text: call it off the event loop the first time (``has_token_slots``)."""
+        assert self.body is not None  # playlists and storyboards are small
+        text = self.body.decode("utf-8")
+        slot = "vsrcslot" + secrets.token_hex(8)
+        while slot in text:  # so that every occurrence in the rewrite is one of ours
+            slot = "vsrcslot" + secrets.token_hex(8)
+        rewrite = tokenize_playlist if self.key.endswith(".m3u8") else tokenize_vtt
+        return tuple(part.encode() for part in rewrite(text, slot).split(_token_query(slot)))
+
+    @property
+    def has_token_slots(self) -> bool:
+        return "token_slots" in self.__dict__
+
+    def with_token(self, token: str) -> bytes:
+        """The file as ``tokenize_playlist``/``tokenize_vtt`` rewrite it for ``token``."""
+        return _token_query(token).encode().join(self.token_slots)
+
     def chunks(self, storage: Storage, start: int, stop: int) -> Iterator[bytes]:
         if self.body is not None:
             yield self.body[start:stop]
         else:
             yield from storage.read_range(self.key, start, stop)
+
+
+def _token_query(token: str) -> str:
+    # As media/tokenized.py writes it (tests/services/test_delivery_cache.py compares the two).
+    return "token=" + quote(token, safe="")
 
 
 def is_final(key: str, body: bytes | None) -> bool:
