@@ -80,6 +80,63 @@ def _in_process(data_dir: Path, signed_id: str, public_id: str, token: str) -> l
     return rows
 
 
+def _asgi(data_dir: Path, ids: dict[str, str], token: str, paths: dict[str, str]) -> list[list[object]]:
+    """Microseconds per request of the delivery layer itself (its ASGI call, no socket, no HTTP parser),
+    public vs signed, caches warm: what a signed request costs more, without the machine's noise."""
+    import asyncio
+    import time
+
+    from starlette.types import Message
+
+    from vsrc.api.app import create_app
+    from vsrc.api.delivery import DeliveryMiddleware
+    from vsrc.config import Settings
+    from vsrc.runtime import Runtime
+
+    runtime = Runtime(Settings(data_dir=data_dir))
+    delivery = DeliveryMiddleware(create_app(runtime), state=create_app(runtime).state.vsrc)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200, message
+
+    async def per_request(path: str, query: bytes) -> float:
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": query, "headers": []}
+        for _ in range(50):  # warm every cache, the token's check and the playlist's cuts
+            await delivery(dict(scope), receive, send)
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(1000):
+                await delivery(dict(scope), receive, send)
+            best = min(best, (time.perf_counter() - start) / 1000)
+        return best
+
+    async def measure() -> list[list[object]]:
+        rows: list[list[object]] = []
+        for name, template in paths.items():
+            public = await per_request(template.format(id=ids["public"]), b"")
+            signed = await per_request(template.format(id=ids["signed"]), f"token={token}".encode())
+            rows.append([name, f"{public * 1e6:.1f} µs", f"{signed * 1e6:.1f} µs", f"{public / signed:.2f}"])
+        return rows
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        runtime.close()
+
+
+PATHS = {
+    "segment (486 KB)": "/hls/{id}/720p/seg_00000.ts",
+    "variant playlist (150 segments)": "/hls/{id}/720p/index.m3u8",
+    "master playlist": "/hls/{id}/master.m3u8",
+    "resolve": "/hls/resolve/{id}",
+}
+
+
 def _http(url: str, key: str, clip: Path, data_dir: Path, args: argparse.Namespace) -> tuple[list, str, dict]:
     """A public and a signed item with the same files; req/s of each request kind, interleaved."""
     from vsrc.services.tokens import load_private_key, sign_token
@@ -99,14 +156,8 @@ def _http(url: str, key: str, clip: Path, data_dir: Path, args: argparse.Namespa
             _lay_out(data_dir / "storage", ids[policy])
         pem = client.post("/api/v1/signing-keys", headers=auth).json()["data"]["privateKey"]
         token = sign_token(load_private_key(pem)[0], media_id=ids["signed"], expires_in=3600)
-        paths = {
-            "segment (486 KB)": "/hls/{id}/720p/seg_00000.ts",
-            "variant playlist (150 segments)": "/hls/{id}/720p/index.m3u8",
-            "master playlist": "/hls/{id}/master.m3u8",
-            "resolve": "/hls/resolve/{id}",
-        }
         rows = []
-        for name, template in paths.items():
+        for name, template in PATHS.items():
             rps: dict[str, list[float]] = {"public": [], "signed": []}
             for _ in range(args.reps):
                 for policy in ("public", "signed"):
@@ -149,6 +200,9 @@ def main() -> None:
         print(f"machine: {machine()}; load average at the end {loadavg():.1f}")
         print(f"HTTP, c={args.concurrency}, {args.seconds:g} s x {args.reps} interleaved, median req/s:\n")
         print(md_table(["request", "public req/s", "signed req/s", "signed / public"], rows))
+        print("\nDelivery's ASGI call in process, caches warm (best of 5 x 1000 requests):\n")
+        header = ["request", "public per request", "signed per request", "signed speed / public"]
+        print(md_table(header, _asgi(data_dir, ids, token, PATHS)))
         print("\nIn process (best of 3 x 2000 calls):\n")
         print(md_table(["check", "per call"], _in_process(data_dir, ids["signed"], ids["public"], token)))
 

@@ -13,15 +13,18 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import anyio.to_thread
 import pytest
 
 from tests.api.test_signed_playback import SEGMENT, Signed, create_key, lay_out, refused
 from tests.conftest import Server, start_server, stop_server, upload_file
+from vsrc.api import delivery
 from vsrc.api.deps import AppState
 from vsrc.errors import TokenRefused
-from vsrc.services.playback import find_item
+from vsrc.services.delivery import token_query
+from vsrc.services.playback import find_item, with_token
 from vsrc.services.tokens import TokenVerifier, load_private_key, sign_token
 
 DELIVERY_MODULES = ("vsrc.api.delivery", "vsrc.services.delivery", "vsrc.services.tokens")
@@ -143,3 +146,34 @@ def test_a_cached_key_is_read_again_after_its_ttl(srv: Server, clips: dict[str, 
         other_process.verify_cached(token, **check)  # cached again, as revoked
     with pytest.raises(TokenRefused, match="token is required"):
         other_process.verify_cached(None, **check)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"token=aaa.bbb-ccc_ddd",
+        b"a=1&token=x.y.z&b=2",
+        b"token=first&token=second",
+        b"token=first&token=",
+        b"token=&a=1",
+        b"token",
+        b"&&token=a+b%20c&",
+        b"tok%65n=escaped&token=plain",
+        b"token=plain&tok%65n=escaped",
+        b"token=%C3%A9%ZZ%",
+        b"token=caf\xc3\xa9",
+        b"xtoken=no&token_=no",
+        b"t+oken=no&token=a%26b%3Dc",
+    ],
+)
+def test_the_token_is_read_from_the_query_as_parse_qsl_reads_it(query: bytes) -> None:
+    expected = dict(parse_qsl(query.decode("latin-1"))).get("token")
+    assert delivery._query_value(query, b"token") == expected
+
+
+def test_a_token_is_quoted_as_the_playlists_and_resolve_quote_it() -> None:
+    for token in ("eyJh.eyJz.c2ln-_~", "a b", "a/b?c=d&e#f", "é", "%41", ""):
+        assert token_query(token) == "token=" + quote(token, safe="")
+        assert with_token("http://x/m.m3u8", token or None) == "http://x/m.m3u8" + (
+            f"?{token_query(token)}" if token else ""
+        )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import threading
 import time
@@ -41,6 +42,7 @@ from vsrc.storage import Storage
 FINAL_SUFFIXES = (".ts", ".m4s", ".mp4", ".aac", ".jpg", ".jpeg", ".png", ".vtt")
 # Bigger files are streamed in chunks instead of held in memory.
 MAX_CACHED_FILE = 16 * 1024**2
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(…, safe="") leaves as it is
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Blob:
         while slot in text:  # so that every occurrence in the rewrite is one of ours
             slot = "vsrcslot" + secrets.token_hex(8)
         rewrite = tokenize_playlist if self.key.endswith(".m3u8") else tokenize_vtt
-        return tuple(part.encode() for part in rewrite(text, slot).split(_token_query(slot)))
+        return tuple(part.encode() for part in rewrite(text, slot).split(token_query(slot)))
 
     @property
     def has_token_slots(self) -> bool:
@@ -82,7 +84,7 @@ class Blob:
 
     def with_token(self, token: str) -> bytes:
         """The file as ``tokenize_playlist``/``tokenize_vtt`` rewrite it for ``token``."""
-        return _token_query(token).encode().join(self.token_slots)
+        return token_query(token).encode().join(self.token_slots)
 
     def chunks(self, storage: Storage, start: int, stop: int) -> Iterator[bytes]:
         if self.body is not None:
@@ -91,9 +93,10 @@ class Blob:
             yield from storage.read_range(self.key, start, stop)
 
 
-def _token_query(token: str) -> str:
-    # As media/tokenized.py writes it (tests/services/test_delivery_cache.py compares the two).
-    return "token=" + quote(token, safe="")
+def token_query(token: str) -> str:
+    """``token=…`` as media/tokenized.py and ``playback.with_token`` write it (percent-encoded; tests
+    compare them). A JWT is all URL-safe characters: then the quoting pass is skipped."""
+    return "token=" + (token if _URL_SAFE.fullmatch(token) else quote(token, safe=""))
 
 
 def is_final(key: str, body: bytes | None) -> bool:
