@@ -2,7 +2,7 @@
 2 s segment, resolve, playlists and /health, against nginx serving the same file and a bare FastAPI
 app returning the same bytes; `wrk -c50` on the same machine, interleaved, medians of ``--reps``.
 
-    .venv/bin/python -m bench.delivery [--seconds 4] [--reps 2] [--connections 50] [--json FILE]
+    .venv/bin/python -m bench.delivery [--seconds 4] [--reps 2] [--connections 50] [--only ROW] [--json FILE]
 
 Self-contained: generates its files, starts nginx and the servers on free ports, removes everything.
 Needs `wrk` and `nginx` (Debian packages). Measuring an older checkout: run it with
@@ -225,6 +225,7 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
                 seg,
             ),
         ]
+        cases = [case for case in cases if args.only.lower() in case[0].lower()]
         with (
             nginx(storage, work / "nginx") as static,
             nginx(storage, work / "front", vsrc_port=accel.port) as front,
@@ -279,6 +280,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--only", default="", help="measure only the rows whose name contains this")
     add_run_options(parser)
     args = parser.parse_args()
     require("wrk")

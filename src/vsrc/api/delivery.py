@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from urllib.parse import unquote_plus
 
 import anyio.to_thread
-from starlette.concurrency import iterate_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vsrc.api.delivery_http import UNSATISFIABLE, byte_range, not_modified, stream
 from vsrc.api.deps import AppState
 from vsrc.api.errors import envelope, error_response
 from vsrc.errors import NotFound, ValidationFailed, VsrcError
@@ -43,7 +42,6 @@ CORS = [
     (b"access-control-expose-headers", b"Content-Length, Content-Range, Accept-Ranges, Retry-After"),
 ]
 log = logging.getLogger("vsrc.api.delivery")
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _LISTINGS = (".m3u8", ".vtt")
 
 
@@ -65,9 +63,9 @@ class DeliveryMiddleware:
         if path.startswith("/hls/resolve/"):
             answer = self._resolve(scope, send, path[len("/hls/resolve/") :])
         elif path.startswith("/hls/"):
-            answer = self._file(scope, send, "hls", path[len("/hls/") :])
+            answer = self._file(scope, receive, send, "hls", path[len("/hls/") :])
         elif path.startswith("/thumbnails/"):
-            answer = self._file(scope, send, "thumbnails", path[len("/thumbnails/") :])
+            answer = self._file(scope, receive, send, "thumbnails", path[len("/thumbnails/") :])
         else:
             await self.app(scope, receive, send)
             return
@@ -112,7 +110,7 @@ class DeliveryMiddleware:
         signed = b'%s%s%s"}' % (body.removesuffix(b'"}'), joint, token_query(token).encode())
         await _send(scope, send, 200, b"application/json", NO_STORE, signed)
 
-    async def _file(self, scope: Scope, send: Send, area: str, rest: str) -> None:
+    async def _file(self, scope: Scope, receive: Receive, send: Send, area: str, rest: str) -> None:
         media_id, _, path = rest.partition("/")
         token = _token(scope)  # validated even where it is not needed, as the OpenAPI document says
         if not MEDIA_ID_RE.match(media_id):
@@ -152,21 +150,23 @@ class DeliveryMiddleware:
             headers = [(b"x-accel-redirect", self.accel + b"/" + key.encode())]
             await _send(scope, send, 200, media_type, cache, b"", headers)
             return
-        await self._body(scope, send, blob, media_type, cache)
+        await self._body(scope, receive, send, blob, media_type, cache)
 
-    async def _body(self, scope: Scope, send: Send, blob: Blob, media_type: bytes, cache: bytes) -> None:
+    async def _body(
+        self, scope: Scope, receive: Receive, send: Send, blob: Blob, media_type: bytes, cache: bytes
+    ) -> None:
         size, etag = blob.size, blob.etag
-        if _not_modified(scope, etag):
+        if not_modified(scope, etag):
             await _start(scope, send, 304, media_type, cache, None, [(b"etag", etag)])
             await send({"type": "http.response.body", "body": b""})
             return
-        wanted = _range(scope, size)
-        if isinstance(wanted, str):  # unsatisfiable
+        wanted = byte_range(scope, size, etag)
+        if wanted == UNSATISFIABLE:
             extra = [(b"content-range", b"bytes */%d" % size)]
             await _send(scope, send, 416, media_type, cache, b"", extra)
             return
         status, start, stop, extra = 200, 0, size, [(b"etag", etag)]
-        if wanted is not None:
+        if isinstance(wanted, tuple):
             start, stop = wanted
             status = 206
             extra.append((b"content-range", b"bytes %d-%d/%d" % (start, stop - 1, size)))
@@ -174,12 +174,12 @@ class DeliveryMiddleware:
             body = b"" if blob.body is None else blob.body[start:stop]
             await _send(scope, send, status, media_type, cache, body, extra, length=stop - start)
             return
-        # Too big to keep in memory: streamed through storage (local disk or S3) chunk by chunk.
+        # Too big to keep in memory: streamed through storage (local disk or S3) chunk by chunk. Opened
+        # before the head goes out: a file deleted meanwhile is a 404, and one deleted once the answer
+        # started is still sent whole (an open file, an S3 GET in flight keep their bytes).
+        chunks = await anyio.to_thread.run_sync(self.cache.storage.read_range, blob.key, start, stop)
         await _start(scope, send, status, media_type, cache, stop - start, extra)
-        storage = self.cache.storage
-        async for chunk in iterate_in_threadpool(blob.chunks(storage, start, stop)):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        await stream(receive, send, chunks, stop - start, blob.key)
 
 
 def _token(scope: Scope) -> str | None:
@@ -215,35 +215,6 @@ def _audience(area: str, path: str) -> str:
     if area == "hls":
         return AUD_VIDEO
     return AUD_STORYBOARD if path.startswith("storyboard") else AUD_THUMBNAIL
-
-
-def _not_modified(scope: Scope, etag: bytes) -> bool:
-    """Whether the request's If-None-Match names ``etag`` (or ``*``)."""
-    header = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-    if header is None:
-        return False
-    tags = {tag.strip().removeprefix(b"W/") for tag in header.split(b",")}
-    return etag in tags or b"*" in tags
-
-
-def _range(scope: Scope, size: int) -> tuple[int, int] | str | None:
-    """``(start, stop)`` of a single satisfiable ``Range``, ``"unsatisfiable"``, or None for the whole
-    file (no Range, or one this server ignores: several ranges, another unit, malformed)."""
-    header = next((v for k, v in scope["headers"] if k == b"range"), None)
-    if header is None:
-        return None
-    match = _RANGE_RE.match(header.decode("latin-1").strip())
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.groups()
-    if first == "":  # the last N bytes
-        tail = int(last)
-        return (max(size - tail, 0), size) if tail and size else "unsatisfiable"
-    start = int(first)
-    stop = size if last == "" else min(int(last) + 1, size)
-    if start >= size or stop <= start:
-        return "unsatisfiable"
-    return start, stop
 
 
 async def _start(

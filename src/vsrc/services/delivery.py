@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -85,12 +85,6 @@ class Blob:
     def with_token(self, token: str) -> bytes:
         """The file as ``tokenize_playlist``/``tokenize_vtt`` rewrite it for ``token``."""
         return token_query(token).encode().join(self.token_slots)
-
-    def chunks(self, storage: Storage, start: int, stop: int) -> Iterator[bytes]:
-        if self.body is not None:
-            yield self.body[start:stop]
-        else:
-            yield from storage.read_range(self.key, start, stop)
 
 
 def token_query(token: str) -> str:
