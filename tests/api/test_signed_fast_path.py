@@ -23,6 +23,7 @@ from tests.conftest import Server, start_server, stop_server, upload_file
 from vsrc.api import delivery
 from vsrc.api.deps import AppState
 from vsrc.errors import TokenRefused
+from vsrc.services import tokens
 from vsrc.services.delivery import token_query
 from vsrc.services.playback import find_item, with_token
 from vsrc.services.tokens import TokenVerifier, load_private_key, sign_token
@@ -177,3 +178,35 @@ def test_a_token_is_quoted_as_the_playlists_and_resolve_quote_it() -> None:
         assert with_token("http://x/m.m3u8", token or None) == "http://x/m.m3u8" + (
             f"?{token_query(token)}" if token else ""
         )
+
+
+def test_tokens_in_use_stay_remembered(
+    srv: Server, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered tokens are bounded least-recently-used: a viewer's token that keeps being used
+    is not verified again (RSA) because newer viewers came."""
+    monkeypatch.setattr(tokens, "_CACHE_SIZE", 3)
+    decoded: list[str] = []
+    real_decode = tokens.jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    write, _ = srv.account_keys()
+    media_id = upload_file(srv, write, clips["mp4"], playbackPolicy="signed")
+    private_key = load_private_key(create_key(srv, write)["privateKey"])[0]
+    with srv.sessions() as session:
+        account_id = find_item(session, public_id=media_id).account_id
+    verifier = TokenVerifier(srv.sessions, ttl=60)
+    check = {"media_id": media_id, "account_id": account_id, "audience": "v"}
+    viewers = [sign_token(private_key, media_id=media_id, expires_in=600 + n) for n in range(5)]
+    for token in viewers[:3]:
+        verifier.verify(token, **check)
+    decoded.clear()
+    for token in viewers[3:]:
+        verifier.verify(viewers[0], **check)  # the first viewer keeps watching
+        verifier.verify(token, **check)
+    verifier.verify(viewers[0], **check)
+    assert decoded == viewers[3:]  # only the new viewers' tokens were verified

@@ -186,6 +186,8 @@ class TokenVerifier:
         seen = (token, media_id, account_id, audience)
         with self._lock:
             known = self._verified.get(seen)
+            if known is not None:
+                self._verified.move_to_end(seen)  # least recently used goes first, not oldest
         if known is not None:
             kid, exp = known
             self._check_key(key_of(kid), account_id)
