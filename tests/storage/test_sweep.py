@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import Server, start_server, start_worker, stop_server, stop_worker, upload_file
 from tests.helpers import eventually
+from vsrc.db.models import DirectUpload
+from vsrc.db.session import transaction
 from vsrc.services.orphans import ITEM_FOLDERS, find_orphans
 
 # What a killed process leaves: a deleted item whose files were never purged, a live stream's
@@ -137,3 +140,28 @@ def test_the_worker_sweeps_periodically(tmp_path: Path) -> None:
     finally:
         stop_worker(worker)
         stop_server(srv)
+
+
+def test_an_active_direct_upload_owns_its_item(srv: Server) -> None:
+    """On S3 a direct (tus) upload's original is a multipart upload begun at creation; once complete,
+    the object's age is the upload's start (real S3's LastModified), which may be a day old when its
+    media row is committed. While the ``uploads`` row is active the item is not an orphan; once the
+    upload ended without becoming media (expired, cancelled, failed) it is, after the age bound."""
+    write, _ = srv.account_keys()
+    with srv.client(write) as client:
+        made = client.post("/api/v1/uploads", json={"title": "direct"})
+    assert made.status_code == 201, made.text
+    upload_id = made.json()["data"]["uploadId"]
+    key = "media/vod_direct/original.mp4"
+
+    def set_upload(**values: object) -> None:
+        with transaction(srv.sessions) as session:
+            session.execute(update(DirectUpload).where(DirectUpload.public_id == upload_id).values(**values))
+
+    set_upload(source_key=key, status="uploading")
+    srv.runtime.storage.put_bytes(key, b"x")
+    later = time.time() + 2 * 86400
+    assert find_orphans(srv.sessions, srv.runtime.storage, min_age=86400, now=later) == []
+    set_upload(status="expired")
+    orphans = find_orphans(srv.sessions, srv.runtime.storage, min_age=86400, now=later)
+    assert [o.item for o in orphans] == ["vod_direct"]

@@ -3,8 +3,9 @@ purging its files (or between storing an upload and committing its row) leaves i
 
 An item is the name directly under one of the per-item folders (``media/``, ``hls/``,
 ``thumbnails/``, ``signed/``: ``vsrc.services.media.media_prefixes``), a ``vod_…`` of ``media`` or a
-``live_…`` of ``live_streams``. An upload is stored before its row is committed, so an item is only
-an orphan once nothing under any of its folders was written for ``min_age`` seconds (a day by
+``live_…`` of ``live_streams``, or the item an active direct upload is writing
+(``uploads.source_key``). An upload is stored before its row is committed, so an item is only an
+orphan once nothing under any of its folders was written for ``min_age`` seconds (a day by
 default): an item being created is never taken for one (docs/architecture.md, "Storage").
 """
 
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vsrc.db.models import LiveStream, Media
+from vsrc.db.models import DirectUpload, LiveStream, Media
 from vsrc.db.session import transaction
+from vsrc.services.direct_uploads import ACTIVE as ACTIVE_UPLOADS
 from vsrc.services.media import media_prefixes
 from vsrc.storage import Storage
 
@@ -97,4 +99,19 @@ def _known_items(session: Session, names: list[str]) -> set[str]:
         batch = names[start : start + _QUERY_BATCH]
         known.update(session.scalars(select(Media.public_id).where(Media.public_id.in_(batch))))
         known.update(session.scalars(select(LiveStream.public_id).where(LiveStream.public_id.in_(batch))))
+    if names:
+        # An active direct upload owns the item of its original before any media row exists: on S3
+        # its multipart upload began at creation, and a completed object is as old as that start.
+        keys = session.scalars(
+            select(DirectUpload.source_key).where(
+                DirectUpload.status.in_(ACTIVE_UPLOADS), DirectUpload.source_key.is_not(None)
+            )
+        )
+        wanted = set(names)
+        known.update(name for key in keys if key and (name := _item_of_key(key)) in wanted)
     return known
+
+
+def _item_of_key(key: str) -> str | None:
+    parts = key.split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] in ITEM_FOLDERS else None
