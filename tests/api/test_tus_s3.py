@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 from tusclient.client import TusClient
 
 from tests.api.tus_helpers import (
@@ -44,6 +45,7 @@ from tests.conftest import (
 )
 from tests.helpers import eventually
 from tests.s3 import bucket_keys, incomplete_uploads, s3_client, s3_url
+from vsrc.db.models import DirectUpload
 
 pytestmark = pytest.mark.slow  # two API servers, tens of MiB through moto
 
@@ -269,3 +271,41 @@ def test_an_upload_begun_on_local_storage_is_410_after_the_move_to_s3(
         assert incomplete_uploads(s3_endpoint, bucket) == []
     finally:
         stop_server(moved)
+
+
+def test_any_api_expires_an_upload_and_frees_its_parts_and_tail(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    url = s3_url(bucket, s3_endpoint)
+    port_a, port_b = free_port(), free_port()
+    a = start_server(tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=url)
+    b = start_server(
+        tmp_path / "b",
+        port=port_b,
+        public_url=f"http://127.0.0.1:{port_b}",
+        storage_url=url,
+        database_url=a.settings.sqlalchemy_url,
+        upload_sweep_seconds=0.2,  # A sweeps only every 5 minutes: B does it
+    )
+    try:
+        write, read = a.account_keys()
+        upload = create_upload(a, write)
+        assert tus_create(upload["uploadUrl"], 20 * MIB).status_code == 201
+        assert tus_patch(upload["uploadUrl"], 0, b"x" * (9 * MIB)).status_code == 204  # a part and a tail
+        assert incomplete_uploads(s3_endpoint, bucket) and bucket_keys(s3_endpoint, bucket, "tus/")
+        with a.sessions() as session, session.begin():
+            session.execute(
+                update(DirectUpload)
+                .where(DirectUpload.public_id == upload["uploadId"])
+                .values(expires_at=datetime(2020, 1, 1))
+            )
+        eventually(lambda: upload_row(a, upload["uploadId"]).status == "expired", what="B's sweep expired it")
+        # The row first, then its multipart upload and tail go (the sweep frees after recording).
+        eventually(
+            lambda: incomplete_uploads(s3_endpoint, bucket) == [] and bucket_keys(s3_endpoint, bucket) == [],
+            what="the expired upload's parts and tail freed",
+        )
+        assert get_upload(a, read, upload["uploadId"])["status"] == "expired"
+    finally:
+        stop_server(b)
+        stop_server(a)
