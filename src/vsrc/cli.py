@@ -145,7 +145,8 @@ def worker() -> None:
     try:
         requeue_stale(runtime, queue.enqueue_encode)
         # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up
-        # to that long before its encode starts (bench/encode measured it). Cap it instead.
+        # to that long before its encode starts (bench/encode measured it). Cap it instead; on SQLite
+        # the enqueuer also rings a doorbell that wakes the worker at once (vsrc.tasks.doorbell).
         # Plus the fast-start lanes: a new upload starts while long encodes run and pauses them until
         # it is playable (vsrc.tasks.lanes; docs/architecture.md, "Fast start").
         consumer = queue.huey.create_consumer(
@@ -170,6 +171,7 @@ def worker() -> None:
             consumer.run()
         finally:
             senders.stop(graceful=False)
+            queue.stop_listening()
     finally:
         heartbeat.stop()
 

@@ -10,15 +10,18 @@ this module (docs/architecture.md#composition-root).
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.storage import SqliteStorage
 
 from vsrc.config import Settings
 from vsrc.tasks import jobs
 from vsrc.tasks.diskgate import DiskGate
+from vsrc.tasks.doorbell import Doorbell
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -49,8 +52,36 @@ class _Gated:
         return super().read_periodic(timestamp)  # type: ignore[misc]
 
 
+class _DoorbellSqliteStorage(SqliteStorage):  # type: ignore[misc]
+    """SQLite queue whose enqueue rings the consumers' doorbell and whose dequeue waits for it
+    (``vsrc.tasks.doorbell``): a job is picked up when it is queued, not at the next poll."""
+
+    blocking = True  # Huey's consumer then calls dequeue again at once instead of sleeping
+
+    def __init__(self, name: str, *, doorbell: Doorbell, poll_seconds: float, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.doorbell = doorbell
+        self.poll_seconds = poll_seconds
+
+    def enqueue(self, data: bytes, priority: Any = None) -> None:
+        super().enqueue(data, priority)
+        self.doorbell.ring()
+
+    def dequeue(self) -> Any:
+        listener = self.doorbell.listener()
+        # The ring count is read before the query: a job queued after the query rings after it too.
+        seen = listener.rings if listener is not None else 0
+        data = super().dequeue()
+        if data is None:
+            if listener is not None:
+                listener.wait(seen, self.poll_seconds)
+            else:
+                time.sleep(self.poll_seconds)
+        return data
+
+
 class _GatedSqliteHuey(_Gated, SqliteHuey):  # type: ignore[misc]
-    pass
+    storage_class = _DoorbellSqliteStorage
 
 
 class _GatedRedisHuey(_Gated, RedisHuey):  # type: ignore[misc]
@@ -62,7 +93,10 @@ def create_huey(settings: Settings, name: str = "vsrc") -> Huey:
         return _GatedRedisHuey(name, url=settings.redis_url, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.queue_path if name == "vsrc" else settings.webhook_queue_path
-    return _GatedSqliteHuey(name, filename=str(path), utc=True)
+    doorbell = Doorbell(settings.data_dir / "wake" / name)
+    return _GatedSqliteHuey(
+        name, filename=str(path), utc=True, doorbell=doorbell, poll_seconds=settings.queue_poll_seconds
+    )
 
 
 @dataclass
@@ -89,6 +123,13 @@ class TaskQueue:
 
     def pending_count(self) -> int:
         return int(self.huey.pending_count())
+
+    def stop_listening(self) -> None:
+        """Remove this process's doorbell FIFOs (a consumer that stops; ``vsrc.tasks.doorbell``)."""
+        for huey in (self.huey, self.webhooks_huey):
+            doorbell = getattr(huey.storage, "doorbell", None)
+            if isinstance(doorbell, Doorbell):
+                doorbell.close()
 
 
 def build_queue(runtime: Runtime) -> TaskQueue:
