@@ -146,6 +146,8 @@ class Media(Base):
     original_width: Mapped[int | None]
     original_height: Mapped[int | None]
     duration: Mapped[float | None] = mapped_column(Float)
+    # The upload's probe result (vsrc.media.probed), so the encode job need not probe again.
+    source_probe: Mapped[str | None] = mapped_column(Text)
     encoding_profile_id: Mapped[int | None] = mapped_column(
         ForeignKey("encoding_profiles.id", ondelete="SET NULL")
     )

@@ -121,6 +121,7 @@ def create_media(
     height: int | None,
     duration: float | None,
     live_stream_id: int | None = None,
+    source_probe: str | None = None,
 ) -> Media:
     check_profile(session, account_id=account_id, profile_id=fields.encoding_profile_id)
     media = Media(
@@ -137,6 +138,7 @@ def create_media(
         original_width=width,
         original_height=height,
         duration=duration,
+        source_probe=source_probe,
         encoding_profile_id=fields.encoding_profile_id,
         live_stream_id=live_stream_id,
         playback_policy=fields.playback_policy,

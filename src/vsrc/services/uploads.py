@@ -19,6 +19,7 @@ from vsrc.db.models import Media
 from vsrc.db.session import transaction
 from vsrc.errors import InsufficientStorage, StorageError, UnsupportedMedia
 from vsrc.ids import new_vod_id
+from vsrc.media import probed
 from vsrc.media.errors import ProbeError, SourceReadError
 from vsrc.media.probe import DEFAULT_MAX_SOURCE_PIXELS, SourceInfo, probe
 from vsrc.services import media as media_service
@@ -102,6 +103,7 @@ def store_as_media(
         put=lambda: storage.put_file(key, path),
         size=path.stat().st_size,
         info=info,
+        source_probe=probed.dump(info, probed.fingerprint(path)),
         account_id=account_id,
         fields=fields,
         original_filename=original_filename,
@@ -119,6 +121,7 @@ def record(
     put: Callable[[], None],
     size: int,
     info: SourceInfo,
+    source_probe: str,
     account_id: int,
     fields: media_service.MediaFields,
     original_filename: str | None = None,
@@ -145,6 +148,7 @@ def record(
                 height=info.display_height,
                 duration=info.duration,
                 live_stream_id=live_stream_id,
+                source_probe=source_probe,
             )
             if on_created is not None:
                 on_created(session, media)
@@ -187,6 +191,7 @@ def ingest(
             put=source.stored.commit,
             size=upload.size,
             info=info,
+            source_probe=probed.dump(info, probed.fingerprint(source.stored.copy)),
             account_id=account_id,
             fields=fields,
             original_filename=(upload.filename or "")[:255] or None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from vsrc.db.models import EncodingProfile, Media
 from vsrc.db.session import transaction
 from vsrc.errors import InsufficientStorage, StorageError
+from vsrc.media import probed
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
 from vsrc.media.errors import EncodeError, ProbeError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
@@ -131,9 +132,22 @@ def _profile_for(session: Session, media: Media) -> Profile:
     return profiles.to_profile(row or profiles.default_profile(session))
 
 
+def _source_info(ctx: Runtime, media: Media, source: Path) -> SourceInfo:
+    """What the upload's probe stored, when ``source`` is still the file it probed (vsrc.media.probed);
+    else a fresh probe. The stored result skips reading every packet of the file again."""
+    max_pixels = ctx.settings.max_source_pixels
+    info = probed.load(media.source_probe, probed.fingerprint(source))
+    if info is not None and info.width * info.height <= max_pixels:
+        log.info("encode %s: source info from the upload's probe", media.public_id)
+        return info
+    info = probe(source, max_pixels=max_pixels)
+    log.info("encode %s: source probed", media.public_id)
+    return info
+
+
 def _encode(ctx: Runtime, media: Media, profile: Profile, source: Path, hls: Stage, thumbs: Path) -> None:
     out_dir = hls.path
-    info = probe(source, max_pixels=ctx.settings.max_source_pixels)
+    info = _source_info(ctx, media, source)
     rungs = ladder_for(info, profile)
     argv = build_hls_command(
         ffmpeg=ctx.settings.ffmpeg_path,
