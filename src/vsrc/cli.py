@@ -125,6 +125,15 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _warm_up_encodes(settings: Settings) -> None:
+    """Import the encode path and find ffmpeg now: the first upload would otherwise wait for both
+    between its pick-up and ffmpeg's start (docs/benchmarks.md, "Fast start")."""
+    import vsrc.tasks.encode_job  # noqa: F401
+
+    log = logging.getLogger("vsrc.worker")
+    log.debug("ffmpeg: %s", settings.ffmpeg_path)
+
+
 @app.command()
 def worker() -> None:
     """Run the task-queue consumers (VOD encoding, thumbnails, webhook deliveries)."""
@@ -143,6 +152,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     heartbeat.start()
     try:
+        _warm_up_encodes(settings)
         requeue_stale(runtime, queue.enqueue_encode)
         # Huey's default back-off lets an idle worker poll only every 10 s: a new upload would wait up
         # to that long before its encode starts (bench/encode measured it). Cap it instead; on SQLite

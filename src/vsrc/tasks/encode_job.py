@@ -21,14 +21,15 @@ from vsrc.media import probed
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
 from vsrc.media.errors import EncodeError, ProbeError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
-from vsrc.media.playlists import every_rung_lists_a_segment, rewrite_master
+from vsrc.media.playlists import rewrite_master
 from vsrc.media.probe import SourceInfo, probe
 from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
 from vsrc.services.diskspace import is_no_space
 from vsrc.storage.base import Stage
-from vsrc.tasks.lanes import LANES, Lane
+from vsrc.tasks.lanes import LANES
+from vsrc.tasks.playable import PlayableWatch
 
 if TYPE_CHECKING:
     from vsrc.runtime import Runtime
@@ -63,6 +64,7 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
             log.info("encode %s: nothing to do (gone, finished, or held by another worker)", public_id)
             return
         profile = _profile_for(session, media)
+    log.info("encode %s: picked up (attempt %d)", public_id, media.encode_attempts)
     outputs = (f"hls/{public_id}", f"thumbnails/{public_id}")
     try:
         _reset_and_encode(ctx, media, profile)
@@ -159,26 +161,38 @@ def _encode(ctx: Runtime, media: Media, profile: Profile, source: Path, hls: Sta
     )
     log.info("encode %s: %s", media.public_id, ", ".join(f"{r.name} {r.resolution}" for r in rungs))
 
-    playable = _Playable(ctx, media, out_dir, [r.name for r in rungs])
+    def announce() -> None:
+        with transaction(ctx.sessions) as session:
+            encoding.mark_playable(session, media_id=media.id, attempt=media.encode_attempts)
+
+    playable = PlayableWatch(media.public_id, hls, [r.name for r in rungs], announce)
 
     def on_progress(percent: int) -> None:
         # 100 is written by _finish once thumbnails are done too.
         _beat(ctx, media, min(percent, 99))
-        hls.sync()  # what ffmpeg closed becomes readable before "playable" is announced
+        hls.sync()
         playable.check()
+
+    def on_start(pid: int) -> None:
+        log.info("encode %s: ffmpeg started", media.public_id)
+        lane.attach(pid)
+        playable.start()  # watches the first segments (vsrc.tasks.playable)
 
     with _Heartbeat(ctx, media):
         # While this encode makes its first segment, other encodes of this worker pause.
         with LANES.open(media.public_id) as lane:
             playable.lane = lane
-            run_encode(
-                argv,
-                duration=info.duration,
-                on_progress=on_progress,
-                timeout=time_limit(info.duration),
-                logger=log,
-                on_start=lane.attach,
-            )
+            try:
+                run_encode(
+                    argv,
+                    duration=info.duration,
+                    on_progress=on_progress,
+                    timeout=time_limit(info.duration),
+                    logger=log,
+                    on_start=on_start,
+                )
+            finally:
+                playable.stop()
         hls.sync()
         playable.check()  # at the latest now, so media.playable always comes before media.completed
         rewrite_master(out_dir, rungs=rungs, profile=profile, info=info)
@@ -212,24 +226,6 @@ def _thumbnails(ctx: Runtime, info: SourceInfo, smallest: PlannedRung, out_dir: 
         (thumbs / "storyboard.vtt").write_text(storyboard_vtt(plan, info.duration, "storyboard.jpg"))
     except EncodeError as exc:
         log.warning("thumbnails failed (video stays playable): %s", exc)
-
-
-class _Playable:
-    """Emits ``media.playable`` once every rung's playlist lists a segment (checked on progress)."""
-
-    def __init__(self, ctx: Runtime, media: Media, out_dir: Path, rung_names: list[str]) -> None:
-        self.ctx, self.media, self.out_dir, self.rung_names = ctx, media, out_dir, rung_names
-        self.done = False
-        self.lane: Lane | None = None
-
-    def check(self) -> None:
-        if self.done or not every_rung_lists_a_segment(self.out_dir, self.rung_names):
-            return
-        self.done = True
-        if self.lane is not None:
-            self.lane.playable()
-        with transaction(self.ctx.sessions) as session:
-            encoding.mark_playable(session, media_id=self.media.id, attempt=self.media.encode_attempts)
 
 
 class _Heartbeat:
