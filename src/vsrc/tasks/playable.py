@@ -58,14 +58,17 @@ class PlayableWatch:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
+        checks = 0
+        try:
+            while not self._stop.wait(self.poll):
+                checks += 1
                 if self.check():
-                    return
-            except Exception:
-                # The progress reports and the end of the encode check again.
-                log.exception("encode %s: playable check failed", self.name)
-                return
+                    break
+        except Exception:
+            # The progress reports and the end of the encode check again.
+            log.exception("encode %s: playable check failed", self.name)
+        cpu_ms = time.thread_time() * 1000
+        log.info("encode %s: playable watch ended after %d checks, %.1f ms CPU", self.name, checks, cpu_ms)
 
     def check(self) -> bool:
         """Whether playable (announced now or before); safe from any thread."""
