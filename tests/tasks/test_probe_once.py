@@ -30,11 +30,11 @@ def test_dump_load_round_trip_and_fingerprint_checks(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "a.mp4", seconds=1, rate=30)
     info = probe(clip)
     assert isinstance(info.frame_rate, Fraction)
-    mark = probed.fingerprint(clip)
+    mark = probed.file_fingerprint(clip)
     text = probed.dump(info, mark)
     assert probed.load(text, mark) == info
     other = make_clip(tmp_path / "b.mp4", seconds=1, rate=25)
-    assert probed.load(text, probed.fingerprint(other)) is None  # another file: probe again
+    assert probed.load(text, probed.file_fingerprint(other)) is None  # another file: probe again
     old = json.loads(text) | {"format": probed.FORMAT - 1}
     assert probed.load(json.dumps(old), mark) is None  # an older format: probe again
     assert probed.load("{not json", mark) is None
@@ -74,7 +74,7 @@ def test_job_uses_the_stored_probe_and_probes_a_replaced_source(tmp_path: Path) 
         # 1. The stored result is what the job plans from: claim the small source is 640x480, and the
         #    ladder gets the rungs of a 640x480 source (a second probe would have found 320x240).
         record = stored_probe(server, kept)
-        assert record["fingerprint"] == probed.fingerprint(small)
+        assert record["fingerprint"] == probed.file_fingerprint(small)
         assert (record["info"]["width"], record["info"]["height"]) == (320, 240)
         for name, value in (("width", 640), ("height", 480), ("display_width", 640), ("display_height", 480)):
             record["info"][name] = value

@@ -16,12 +16,13 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 from vsrc.media.probe import SourceInfo
 
-__all__ = ["FORMAT", "SAMPLE", "dump", "fingerprint", "load"]
+__all__ = ["FORMAT", "SAMPLE", "dump", "file_fingerprint", "fingerprint", "load"]
 
 #: Bumped whenever SourceInfo's fields or their meaning change: older stored results are ignored.
 FORMAT = 1
@@ -31,16 +32,25 @@ SAMPLE = 64 * 1024
 _FRACTIONS = ("frame_rate", "sample_aspect_ratio")
 
 
-def fingerprint(path: str | os.PathLike[str]) -> str:
-    """``"<size>:<sha256 of the first and last SAMPLE bytes>"``: reads at most twice SAMPLE bytes."""
+def fingerprint(size: int, read: Callable[[int, int], bytes]) -> str:
+    """``"<size>:<sha256 of the first and last SAMPLE bytes>"`` of a file of ``size`` bytes whose bytes
+    ``[start, stop)`` ``read`` returns (a local file, or an object through ``Storage.read_range``)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        digest.update(fh.read(SAMPLE))
-        if size > SAMPLE:
-            fh.seek(max(SAMPLE, size - SAMPLE))
-            digest.update(fh.read(SAMPLE))
+    digest.update(read(0, min(size, SAMPLE)))
+    if size > SAMPLE:
+        digest.update(read(max(SAMPLE, size - SAMPLE), size))
     return f"{size}:{digest.hexdigest()}"
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> str:
+    """:func:`fingerprint` of a local file."""
+    with open(path, "rb") as fh:
+
+        def read(start: int, stop: int) -> bytes:
+            fh.seek(start)
+            return fh.read(stop - start)
+
+        return fingerprint(os.fstat(fh.fileno()).st_size, read)
 
 
 def dump(info: SourceInfo, source_fingerprint: str) -> str:

@@ -8,6 +8,7 @@ a clean output folder. The ffmpeg stderr tail goes to the log, never to the API.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
 from vsrc.services.diskspace import is_no_space
-from vsrc.storage.base import Stage
+from vsrc.storage.base import Stage, Storage
 from vsrc.tasks.lanes import LANES
 from vsrc.tasks.playable import PlayableWatch
 
@@ -134,11 +135,17 @@ def _profile_for(session: Session, media: Media) -> Profile:
     return profiles.to_profile(row or profiles.default_profile(session))
 
 
-def _source_info(ctx: Runtime, media: Media, source: Path) -> SourceInfo:
-    """What the upload's probe stored, when ``source`` is still the file it probed (vsrc.media.probed);
-    else a fresh probe. The stored result skips reading every packet of the file again."""
+def source_fingerprint(storage: Storage, key: str) -> str:
+    """``vsrc.media.probed.fingerprint`` of a stored object: its size and two ranged reads."""
+    return probed.fingerprint(storage.size(key), lambda a, b: b"".join(storage.read_range(key, a, b)))
+
+
+def _source_info(ctx: Runtime, media: Media, source: str | os.PathLike[str]) -> SourceInfo:
+    """What the upload's probe stored, when the stored source is still the file it probed
+    (vsrc.media.probed: its length and both ends, read through the storage); else a probe of
+    ``source``. The stored result spares reading every packet of the file again."""
     max_pixels = ctx.settings.max_source_pixels
-    info = probed.load(media.source_probe, probed.fingerprint(source))
+    info = probed.load(media.source_probe, source_fingerprint(ctx.storage, media.source_key))
     if info is not None and info.width * info.height <= max_pixels:
         log.info("encode %s: source info from the upload's probe", media.public_id)
         return info
