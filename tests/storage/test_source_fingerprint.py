@@ -1,5 +1,5 @@
-"""The encode job fingerprints a stored source through the storage exactly as the upload did from its
-local file (``vsrc.media.probed``), on both backends, reading only both ends of it."""
+"""A stored source's fingerprint (what the upload records and the encode job checks) read through the
+storage equals the local file's (``vsrc.media.probed``), on both backends, reading only both ends of it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.storage.backends import Backend
 from vsrc.media import probed
-from vsrc.tasks.encode_job import source_fingerprint
+from vsrc.services.uploads import source_fingerprint
 
 
 @pytest.mark.parametrize("size", [10, probed.SAMPLE + 1, 3 * probed.SAMPLE + 7])

@@ -77,6 +77,11 @@ def probe_source(path: str | Path, *, max_pixels: int = DEFAULT_MAX_SOURCE_PIXEL
         raise StorageError(f"could not read the upload back from storage: {exc}") from exc
 
 
+def source_fingerprint(storage: Storage, key: str) -> str:
+    """``vsrc.media.probed.fingerprint`` of a stored object: its size and two ranged reads."""
+    return probed.fingerprint(storage.size(key), lambda a, b: b"".join(storage.read_range(key, a, b)))
+
+
 def store_as_media(
     sessions: sessionmaker[Session],
     storage: Storage,
@@ -103,7 +108,6 @@ def store_as_media(
         put=lambda: storage.put_file(key, path),
         size=path.stat().st_size,
         info=info,
-        source_probe=probed.dump(info, probed.file_fingerprint(path)),
         account_id=account_id,
         fields=fields,
         original_filename=original_filename,
@@ -121,19 +125,21 @@ def record(
     put: Callable[[], None],
     size: int,
     info: SourceInfo,
-    source_probe: str,
     account_id: int,
     fields: media_service.MediaFields,
     original_filename: str | None = None,
     live_stream_id: int | None = None,
     on_created: Callable[[Session, Media], None] | None = None,
 ) -> Media:
-    """``put`` the original under ``key``, then commit the row; a failure removes the item's files."""
+    """``put`` the original under ``key``, then commit the row; a failure removes the item's files.
+    The row keeps ``info`` with the stored file's fingerprint: the encode job reuses it instead of
+    probing again (``vsrc.media.probed``)."""
     signed = fields.playback_policy == playback_policy.SIGNED
     if signed:
         playback_policy.mark_signed(storage, public_id)
     try:
         put()
+        source_probe = probed.dump(info, source_fingerprint(storage, key))
         with transaction(sessions) as session:
             media = media_service.create_media(
                 session,
@@ -191,7 +197,6 @@ def ingest(
             put=source.stored.commit,
             size=upload.size,
             info=info,
-            source_probe=probed.dump(info, probed.file_fingerprint(source.stored.copy)),
             account_id=account_id,
             fields=fields,
             original_filename=(upload.filename or "")[:255] or None,

@@ -28,7 +28,8 @@ from vsrc.media.runner import run_encode
 from vsrc.media.storyboard import plan_storyboard, storyboard_vtt
 from vsrc.services import encoding, profiles
 from vsrc.services.diskspace import is_no_space
-from vsrc.storage.base import Stage, Storage
+from vsrc.services.uploads import source_fingerprint
+from vsrc.storage.base import Stage
 from vsrc.tasks.lanes import LANES
 from vsrc.tasks.playable import PlayableWatch
 
@@ -133,11 +134,6 @@ def _is_no_space(exc: BaseException) -> bool:
 def _profile_for(session: Session, media: Media) -> Profile:
     row = session.get(EncodingProfile, media.encoding_profile_id) if media.encoding_profile_id else None
     return profiles.to_profile(row or profiles.default_profile(session))
-
-
-def source_fingerprint(storage: Storage, key: str) -> str:
-    """``vsrc.media.probed.fingerprint`` of a stored object: its size and two ranged reads."""
-    return probed.fingerprint(storage.size(key), lambda a, b: b"".join(storage.read_range(key, a, b)))
 
 
 def _source_info(ctx: Runtime, media: Media, source: str | os.PathLike[str]) -> SourceInfo:
