@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import anyio
@@ -152,3 +152,26 @@ async def append_body(
     if disconnected:
         log.info("tus client went away mid-PATCH; the upload holds %d bytes", offset)
     return Appended(offset, disconnected)
+
+
+async def while_held(receiver: Receiver, work: Callable[[], object]) -> None:
+    """Run ``work`` (the completion: probe, store, record) in a thread while the receiver's hold is
+    renewed, so that no other request can take the upload and complete it a second time."""
+
+    async def renew(scope: anyio.CancelScope) -> None:
+        with scope:
+            while await to_thread.run_sync(receiver.hold):
+                await anyio.sleep(TICK_SECONDS)
+
+    failed: Exception | None = None
+    async with anyio.create_task_group() as tasks:
+        renewing = anyio.CancelScope()
+        tasks.start_soon(renew, renewing)
+        try:
+            await to_thread.run_sync(work)
+        except Exception as exc:  # raised below as itself, not inside the task group's ExceptionGroup
+            failed = exc
+        finally:
+            renewing.cancel()
+    if failed is not None:
+        raise failed

@@ -45,6 +45,10 @@ class LocalReceiver:
             )
         return offset
 
+    def hold(self) -> bool:
+        """The flock holds until ``close``."""
+        return True
+
     def drop(self) -> None:
         assert self._fd is not None
         partial_files.truncate(self._fd, self.offset)

@@ -140,6 +140,8 @@ class PartsReceiver:
     def _complete(self) -> None:
         if self._buffer:
             self._send_part()
+        else:
+            self._commit()  # a retried last PATCH: still ours before completing
         numbered = [(int(n), str(etag)) for n, etag, _ in self._parts]
         try:
             self._store.parts.complete(self._key, self._upload_id, numbered)
@@ -148,6 +150,15 @@ class PartsReceiver:
             if self._store.storage.exists(self._key) and self._store.storage.size(self._key) == self._length:
                 return
             raise
+
+    def hold(self) -> bool:
+        if time.monotonic() - self._renewed < RENEW_SECONDS:
+            return True
+        try:
+            self._commit()
+        except Conflict:  # completed (or cancelled) meanwhile: nothing left to hold
+            return False
+        return True
 
     def drop(self) -> None:
         del self._buffer[self._kept :]

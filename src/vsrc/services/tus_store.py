@@ -39,6 +39,10 @@ class Receiver(Protocol):
         """Make every byte written so far durable (at the last byte: the whole object); returns the
         upload's offset."""
 
+    def hold(self) -> bool:
+        """Renew the hold while this request turns the complete upload into a media item (a long
+        probe must not let another request start a second completion); False once it is not ours."""
+
     def drop(self) -> None:
         """Forget what this request wrote that is not durable yet (a body past the length)."""
 

@@ -30,7 +30,7 @@ from vsrc.api.schemas.common import (
     TOO_LARGE,
     UNSUPPORTED,
 )
-from vsrc.api.tus_body import append_body
+from vsrc.api.tus_body import append_body, while_held
 from vsrc.db.models import DirectUpload
 from vsrc.errors import (
     Conflict,
@@ -263,7 +263,7 @@ async def tus_patch(token: str, request: Request) -> Response:
             )
             new_offset = appended.offset
             if new_offset == upload.length:  # even if the client left right after its last byte
-                await run_in_threadpool(_finish, state, upload)
+                await while_held(receiver, lambda: _finish(state, upload))
         finally:
             await to_thread.run_sync(receiver.close)
         return Response(
