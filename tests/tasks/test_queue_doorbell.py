@@ -58,8 +58,9 @@ def test_idle_worker_is_woken_by_the_upload_not_by_its_poll(tmp_path: Path) -> N
             with server.client(key) as client:
                 return str(client.get(f"/api/v1/media/{media_id}").json()["data"]["encodingStatus"])
 
-        # Well before the 60 s fallback poll could have found it.
-        eventually(lambda: status() == "completed", timeout=45, what="encode done")
+        # Claimed well before the 60 s fallback poll could have found it.
+        eventually(lambda: status() != "pending", timeout=45, what="the job picked up")
+        eventually(lambda: status() == "completed", timeout=300, what="encode done")
         log = log_path.read_bytes()[start:].decode(errors="replace")
         if not server.settings.redis_url:
             rang = log.find("queue doorbell rang")
