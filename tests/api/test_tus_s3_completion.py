@@ -1,4 +1,4 @@
-"""A tus upload on S3 completes exactly once: while the last PATCH's request probes and records the
+"""tus on S3 edge cases. A tus upload on S3 completes exactly once: while the last PATCH's request probes and records the
 item (a long probe of a large original can outlast the lease), it keeps holding the upload, so a
 client's retried last PATCH through another API process cannot start a second completion, whose
 failure would remove the first one's stored original.
@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.api.test_tus_s3 import fleet, on  # noqa: F401 (fixture)
 from tests.api.tus_helpers import create_upload, get_upload, tus_create, tus_patch, upload_row
 from tests.conftest import Server, make_clip
 from tests.helpers import eventually
 from tests.s3 import bucket_keys
+from vsrc.db.models import DirectUpload
 from vsrc.services import tus_s3, uploads
 from vsrc.timeutil import utcnow
 
@@ -80,3 +82,25 @@ def test_a_retried_last_patch_during_a_long_completion_does_not_complete_twice(
     assert done["status"] == "completed"
     key = f"media/{done['mediaId']}/original"
     assert key in bucket_keys(s3_endpoint, bucket)  # the item keeps its original
+
+
+def test_an_upload_begun_before_uploads_streamed_into_s3_is_refused_cleanly(
+    fleet: tuple[Server, Server],  # noqa: F811
+) -> None:
+    """A row begun by a version that kept tus bytes in a partial file (no multipart upload recorded,
+    as the migration leaves in-flight rows): its PATCH is a clear 410, not an internal error."""
+    a, _ = fleet
+    write, _ = a.account_keys()
+    upload = create_upload(a, write)
+    url = upload["uploadUrl"]
+    assert tus_create(url, 1000).status_code == 201
+    with a.sessions() as session, session.begin():
+        session.execute(
+            update(DirectUpload)
+            .where(DirectUpload.public_id == upload["uploadId"])
+            .values(source_key=None, storage_upload_id=None, part_size=None, parts=None)
+        )
+    resp = tus_patch(url, 0, b"x" * 10)
+    assert resp.status_code == 410, resp.text
+    assert resp.json()["success"] is False
+    assert upload_row(a, upload["uploadId"]).lease_holder is None
