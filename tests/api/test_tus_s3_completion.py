@@ -1,7 +1,7 @@
-"""tus on S3 edge cases. A tus upload on S3 completes exactly once: while the last PATCH's request probes and records the
-item (a long probe of a large original can outlast the lease), it keeps holding the upload, so a
-client's retried last PATCH through another API process cannot start a second completion, whose
-failure would remove the first one's stored original.
+"""tus on S3 edge cases. A tus upload on S3 completes exactly once: while the last PATCH's
+request probes and records the item (a long probe of a large original can outlast the lease), it
+keeps holding the upload, so a client's retried last PATCH through another API process cannot
+start a second completion, whose failure would remove the first one's stored original.
 """
 
 from __future__ import annotations
