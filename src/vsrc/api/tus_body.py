@@ -160,8 +160,11 @@ async def while_held(receiver: Receiver, work: Callable[[], object]) -> None:
 
     async def renew(scope: anyio.CancelScope) -> None:
         with scope:
-            while await to_thread.run_sync(receiver.hold):
-                await anyio.sleep(TICK_SECONDS)
+            try:
+                while await to_thread.run_sync(receiver.hold):
+                    await anyio.sleep(TICK_SECONDS)
+            except Exception:  # the completion goes on: failing it for a lease renewal would be worse
+                log.warning("could not renew the hold on a completing upload", exc_info=True)
 
     failed: Exception | None = None
     async with anyio.create_task_group() as tasks:
