@@ -56,9 +56,16 @@ class Wrk:
     bytes_per_s: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # CPU time of ``pid`` per request, when measured
 
 
-def wrk(url: str, *, seconds: float, connections: int) -> Wrk:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, *, seconds: float, connections: int, pid: int | None = None) -> Wrk:
     threads = str(min(2, connections))
     argv = [
         require("wrk"),
@@ -71,7 +78,10 @@ def wrk(url: str, *, seconds: float, connections: int) -> Wrk:
         "--latency",
         url,
     ]
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    cpu = cpu_seconds(pid) - cpu_before if pid is not None else float("nan")
+    total = re.search(r"(\d+) requests in", out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     rate = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -84,6 +94,7 @@ def wrk(url: str, *, seconds: float, connections: int) -> Wrk:
         p99_ms=float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
         errors=(int(errors.group(1)) if errors else 0)
         + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
+        cpu_us=cpu / int(total.group(1)) * 1e6 if total and int(total.group(1)) else float("nan"),
     )
 
 
@@ -246,10 +257,21 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, object]:
             for row, path, ref, ref_path in cases:
                 ours: list[Wrk] = []
                 theirs_runs: list[Wrk] = []
+                # The API process's CPU per request: on a loaded machine a steadier measure of what a
+                # request costs than req/s (which follows the CPU share the process gets).
+                our_pid = accel.pid if path.startswith("front:") else api.pid
+                their_pid = api.pid if ref == "vsrc" else None
                 for _ in range(args.reps):
-                    ours.append(wrk(ours_url(path), seconds=args.seconds, connections=args.connections))
+                    ours.append(
+                        wrk(ours_url(path), seconds=args.seconds, connections=args.connections, pid=our_pid)
+                    )
                     theirs_runs.append(
-                        wrk(servers[ref] + ref_path, seconds=args.seconds, connections=args.connections)
+                        wrk(
+                            servers[ref] + ref_path,
+                            seconds=args.seconds,
+                            connections=args.connections,
+                            pid=their_pid,
+                        )
                     )
                 results.append(_summarise(row, ref, ours, theirs_runs))
     return {"date": today(), "machine": machine(), "load_after": loadavg(), "rows": results}
@@ -267,6 +289,8 @@ def _summarise(row: str, ref: str, ours: list[Wrk], theirs: list[Wrk]) -> dict[s
         "ref_rps": median([w.rps for w in theirs]),
         "ref_bytes_per_s": median([w.bytes_per_s for w in theirs]),
         "errors": sum(w.errors for w in ours + theirs),
+        "vsrc_cpu_us": median([w.cpu_us for w in ours]),
+        "ref_cpu_us": median([w.cpu_us for w in theirs]) if ref == "vsrc" else None,
     }
 
 
@@ -295,14 +319,18 @@ def main() -> None:
         if "segment" in r["what"] and "playlist" not in r["what"]:
             ours += f", {_mb(r['vsrc_bytes_per_s'])}"
             theirs += f", {_mb(r['ref_bytes_per_s'])}"
+        cpu = f"{r['vsrc_cpu_us']:.0f}"
+        if r["ref_cpu_us"] is not None:
+            cpu += f" (public {r['ref_cpu_us']:.0f})"
         rows.append(
-            [r["what"], ours, f"{r['reference']}: {theirs}", f"{ratio:.2f}", f"{r['vsrc_p99_ms']:.0f}"]
+            [r["what"], ours, f"{r['reference']}: {theirs}", f"{ratio:.2f}", f"{r['vsrc_p99_ms']:.0f}", cpu]
         )
     print(
         f"\n{result['date']}; {result['machine']}; load {load:.2f} before, {result['load_after']:.2f} after"
     )
     print(f"wrk -c{args.connections}, {args.seconds:g} s x {args.reps} interleaved (medians)\n")
-    print(md_table(["what", "VSRC", "same-run reference", "ratio", "VSRC p99 ms"], rows))
+    header = ["what", "VSRC", "same-run reference", "ratio", "VSRC p99 ms", "VSRC CPU µs/request"]
+    print(md_table(header, rows))
     errors = sum(r["errors"] for r in result["rows"])  # type: ignore[attr-defined]
     if errors:
         print(f"\nwarning: {errors} non-2xx responses or socket errors")
