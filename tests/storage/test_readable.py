@@ -4,7 +4,9 @@ URL read with range requests), on both backends."""
 from __future__ import annotations
 
 import subprocess
+import traceback
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import av
 import pytest
@@ -13,6 +15,7 @@ from tests.conftest import make_clip
 from tests.storage.backends import Backend, remote
 from vsrc.errors import NotFound
 from vsrc.media.commands import ffmpeg_exe, input_args
+from vsrc.media.errors import ProbeError, SourceReadError
 from vsrc.media.probe import probe
 
 KEY = "media/vod_r/original.mp4"
@@ -74,3 +77,28 @@ def test_a_deleted_object_cannot_be_probed(backend: Backend, stored_clip: Path) 
         backend.storage.delete_prefix("media/vod_r")
         with pytest.raises(FileNotFoundError):
             probe(where)
+
+
+def _whole_text(exc: BaseException) -> str:
+    """What ``log.exception`` would print: the exception with its causes and contexts."""
+    return "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize("case", ["deleted", "not video"])
+def test_a_failed_probe_of_a_url_never_carries_the_signature(
+    backend: Backend, stored_clip: Path, case: str
+) -> None:
+    """A presigned URL is a credential: the error a failed probe raises (and every exception chained
+    to it, which a log prints) names neither the URL's query nor its signature."""
+    if not remote(backend):
+        pytest.skip("local storage hands out paths, not signed URLs")
+    if case == "not video":
+        backend.storage.put_bytes(KEY, b"not a video at all " * 1000)
+    with backend.storage.readable(KEY) as where:
+        signature = parse_qs(urlsplit(where).query)["X-Amz-Signature"][0]
+        if case == "deleted":
+            backend.storage.delete_prefix("media/vod_r")
+        with pytest.raises((FileNotFoundError, ProbeError, SourceReadError)) as caught:
+            probe(where)
+    text = _whole_text(caught.value)
+    assert signature not in text and "X-Amz-" not in text, text

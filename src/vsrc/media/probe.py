@@ -244,7 +244,7 @@ def probe(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_SOURCE_
         raise
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError) as exc:
         _raise_read_error(exc, remote)
-        raise ProbeError("The file is not a readable video file.") from exc
+        raise ProbeError("The file is not a readable video file.") from _cause(exc, remote)
     try:
         info = _probe_open(container, suffix, max_pixels)
         span = _packet_span(where, info.video_stream_index, info.audio_stream_index)
@@ -252,7 +252,7 @@ def probe(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_SOURCE_
         raise
     except (av.error.FFmpegError, OSError, ValueError, UnicodeError, ZeroDivisionError) as exc:
         _raise_read_error(exc, remote)
-        raise ProbeError("The video stream could not be decoded.") from exc
+        raise ProbeError("The video stream could not be decoded.") from _cause(exc, remote)
     finally:
         container.close()
     # A header duration the packets contradict is not the duration. The tolerance covers packets
@@ -281,11 +281,17 @@ def _raise_read_error(exc: BaseException, remote: bool) -> None:
     if not remote:
         return
     if isinstance(exc, av.error.HTTPNotFoundError):
-        raise FileNotFoundError("the source URL answered 404") from exc
+        raise FileNotFoundError("the source URL answered 404") from None
     if isinstance(exc, av.error.InvalidDataError):
         return  # the bytes arrived and are not video
     if isinstance(exc, (av.error.HTTPError, OSError, av.error.EOFError)):
-        raise SourceReadError(f"The source could not be read: {type(exc).__name__}") from exc
+        raise SourceReadError(f"The source could not be read: {type(exc).__name__}") from None
+
+
+def _cause(exc: BaseException, remote: bool) -> BaseException | None:
+    """The exception to chain: PyAV's errors name the file they failed on, and a URL's query is a
+    presigned signature that must not reach a log (a logged traceback prints the chain)."""
+    return None if remote else exc
 
 
 def _check_size(width: int, height: int, max_pixels: int, what: str = "") -> None:
