@@ -1,15 +1,20 @@
-"""Encoding on S3 vs on local disk, in one run (issue 11).
+"""Encoding on S3 vs on local disk, in one run (issue 11): the source downloaded first or read in place.
 
-    .venv/bin/python -m bench.encode_s3 [--quick] [--seconds 30] [--size 1920x1080] [--reps 2]
+    .venv/bin/python -m bench.encode_s3 [--quick] [--seconds 30] [--long 120] [--size 1920x1080]
+                                        [--crf 26] [--moov-end] [--reps 2] [--modes local,fetch,stream]
                                         [--workdir DIR] [--json FILE] [--wait-quiet 60]
 
-Two platforms side by side, each an API server (uvicorn in this process, ``tests.conftest.start_server``)
-and a real ``vsrc worker`` with ``VSRC_WORKERS=1``: one on local storage, one on a bucket of a moto
+Three platforms side by side, each an API server (uvicorn in this process, ``tests.conftest.start_server``)
+and a real ``vsrc worker`` with ``VSRC_WORKERS=1``: one on local storage, two on a bucket of a moto
 server started here (``bench.s3.moto_bucket``: an in-memory S3 protocol server in Python, in this
-process, on the same box). The same cached source is uploaded to each, alternately, ``--reps`` times.
-Per upload, from the 201: the first playable moment (every rung's playlist, read through the
-platform's ``Storage`` every 50 ms, lists a segment: on S3 that means segment and playlist are in the
-bucket) and ``completed`` (the API polled every 0.25 s). Target: S3 encode wall time ≤ local + 10 %.
+process, on the same box). **fetch**: the worker downloads the source before ffmpeg starts
+(``VSRC_SOURCE_FETCH_MAX_BYTES`` above any source); **stream**: ffmpeg and PyAV read it in place
+through a presigned URL with HTTP range requests (``0``, the default). The same cached source (and,
+with ``--long``, a longer one) is uploaded to each, in rotating order, ``--reps`` times. Per upload,
+from the 201: the first playable moment (every rung's playlist, read through the platform's
+``Storage`` every 50 ms, lists a segment: on S3 that means segment and playlist are in the bucket),
+``completed`` (the API polled every 0.25 s), and on S3 the GET requests moto answered for the
+source object. Target: S3 encode wall time ≤ local + 10 %.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import logging
 import os
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,14 +42,19 @@ from vsrc.media.probe import probe
 TARGET_OVERHEAD = 0.10
 STORAGE_POLL = 0.05
 API_POLL = 0.25
+# VSRC_SOURCE_FETCH_MAX_BYTES of each mode's worker.
+MODES = {"local": None, "fetch": str(2**62), "stream": "0"}
+LABELS = {"local": "local", "fetch": "S3 fetch first", "stream": "S3 read in place"}
 
 
 @dataclass
 class Run:
+    source: str
     backend: str
     media_id: str
     first_playable: float | None
     completed: float
+    source_gets: int | None
     load: float
 
 
@@ -51,9 +62,26 @@ class Run:
 class Results:
     machine: str
     date: str
-    source: str
+    sources: list[str]
     rungs: list[str]
     runs: list[Run] = field(default_factory=list)
+
+
+class RequestCounter(logging.Handler):
+    """Counts the requests moto (werkzeug, in this process) logs per path fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.lock:
+            self.lines.append(record.getMessage())
+
+    def gets(self, fragment: str) -> int:
+        with self.lock:
+            return sum(1 for line in self.lines if "GET /" in line and fragment in line)
 
 
 def _lists_segment(server: Server, key: str) -> bool:
@@ -63,7 +91,9 @@ def _lists_segment(server: Server, key: str) -> bool:
         return False
 
 
-def encode_once(server: Server, key: str, source: Path, rungs: list[str], backend: str) -> Run:
+def encode_once(
+    server: Server, key: str, source: Path, rungs: list[str], backend: str, counter: RequestCounter
+) -> Run:
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=600) as client:
         with source.open("rb") as fh:
             resp = client.post(
@@ -79,8 +109,8 @@ def encode_once(server: Server, key: str, source: Path, rungs: list[str], backen
         next_api = t0
         while True:
             now = time.monotonic()
-            if now - t0 > 1800:
-                raise RuntimeError(f"{media_id} did not finish in 30 min")
+            if now - t0 > 3600:
+                raise RuntimeError(f"{media_id} did not finish in an hour")
             if playable is None and all(
                 _lists_segment(server, f"hls/{media_id}/{r}/index.m3u8") for r in rungs
             ):
@@ -92,91 +122,117 @@ def encode_once(server: Server, key: str, source: Path, rungs: list[str], backen
                     if status == "failed":
                         raise RuntimeError(f"{backend}: {media_id} failed to encode")
                     done = time.monotonic() - t0
+                    gets = None if backend == "local" else counter.gets(f"/media/{media_id}/")
                     # Deleted right away: moto keeps every object in this process's memory.
                     client.delete(f"/api/v1/media/{media_id}")
-                    return Run(backend, media_id, playable, done, os.getloadavg()[0])
+                    return Run(source.name, backend, media_id, playable, done, gets, os.getloadavg()[0])
             time.sleep(STORAGE_POLL)
 
 
 def run(workdir: Path, args: argparse.Namespace) -> Results:
-    source = make_source(args.cache, seconds=args.seconds, crf=26, size=args.size)
-    info = probe(source)
-    rungs = ladder_for(info, DEFAULT_PROFILE)
+    lengths = [args.seconds] + ([args.long] if args.long else [])
+    sources = [
+        make_source(args.cache, seconds=n, crf=args.crf, size=args.size, faststart=not args.moov_end)
+        for n in lengths
+    ]
+    rungs = ladder_for(probe(sources[0]), DEFAULT_PROFILE)
     res = Results(
         common.machine(),
         common.today(),
-        f"{source.name} ({source.stat().st_size / 1e6:.0f} MB)",
+        [f"{s.name} ({s.stat().st_size / 1e6:.0f} MB)" for s in sources],
         [f"{r.name} {r.width}x{r.height}" for r in rungs],
     )
     names = [r.name for r in rungs]
-    print(f"# {res.machine}\n# {res.source}; ladder: {', '.join(res.rungs)}", flush=True)
+    print(f"# {res.machine}\n# {'; '.join(res.sources)}; ladder: {', '.join(res.rungs)}", flush=True)
+    counter = RequestCounter()
+    moto_log = logging.getLogger("werkzeug")
+    moto_log.setLevel(logging.INFO)
+    moto_log.propagate = False  # counted, not printed
+    moto_log.addHandler(counter)
     with contextlib.ExitStack() as stack:
         url, aws = stack.enter_context(moto_bucket())
         os.environ.update(aws)  # the worker processes inherit the credentials
         platforms: dict[str, tuple[Server, str]] = {}
-        for backend, storage_url in (("local", None), ("s3", url)):
-            server = start_server(workdir / f"data-{backend}", storage_url=storage_url)
+        for mode in args.modes:
+            storage_url = None if mode == "local" else url
+            server = start_server(workdir / f"data-{mode}", storage_url=storage_url)
             stack.callback(stop_server, server)
-            worker = start_worker(server.settings, VSRC_WORKERS="1", VSRC_LOG_LEVEL="WARNING")
+            env = {"VSRC_WORKERS": "1", "VSRC_LOG_LEVEL": "WARNING"}
+            if MODES[mode] is not None:
+                env["VSRC_SOURCE_FETCH_MAX_BYTES"] = str(MODES[mode])
+            worker = start_worker(server.settings, **env)
             stack.callback(stop_worker, worker)
-            platforms[backend] = (server, server.key("write"))
-        for rep in range(args.reps):
-            order = ("local", "s3") if rep % 2 == 0 else ("s3", "local")
-            for backend in order:
-                server, key = platforms[backend]
-                one = encode_once(server, key, source, names, backend)
-                res.runs.append(one)
-                playable = "-" if one.first_playable is None else f"{one.first_playable:.2f}"
-                print(
-                    f"{backend:5} rep {rep + 1}: first playable {playable} s, "
-                    f"completed {one.completed:.2f} s (load {one.load:.1f})",
-                    flush=True,
-                )
+            platforms[mode] = (server, server.key("write"))
+        for source in sources:
+            for rep in range(args.reps):
+                shift = rep % len(args.modes)
+                for mode in args.modes[shift:] + args.modes[:shift]:
+                    server, key = platforms[mode]
+                    one = encode_once(server, key, source, names, mode, counter)
+                    res.runs.append(one)
+                    playable = "-" if one.first_playable is None else f"{one.first_playable:.2f}"
+                    gets = "" if one.source_gets is None else f", {one.source_gets} source GETs"
+                    print(
+                        f"{source.name} {mode:6} rep {rep + 1}: first playable {playable} s, "
+                        f"completed {one.completed:.2f} s{gets} (load {one.load:.1f})",
+                        flush=True,
+                    )
     return res
 
 
 def summary(res: Results) -> str:
-    def med(backend: str, attr: str) -> float:
-        values = [getattr(r, attr) for r in res.runs if r.backend == backend and getattr(r, attr) is not None]
-        return statistics.median(values) if values else float("nan")
+    out = []
+    for source in dict.fromkeys(r.source for r in res.runs):
+        runs = [r for r in res.runs if r.source == source]
+        modes = list(dict.fromkeys(r.backend for r in runs))
 
-    local, s3 = med("local", "completed"), med("s3", "completed")
-    fp_local, fp_s3 = med("local", "first_playable"), med("s3", "first_playable")
-    overhead = s3 / local - 1
-    verdict = "meets" if overhead <= TARGET_OVERHEAD else "misses"
-    return (
-        common.md_table(
-            ["", "local", "S3 (moto)", "S3 / local"],
-            [
-                ["201 → completed (median s)", f"{local:.2f}", f"{s3:.2f}", f"{s3 / local:.3f}"],
-                [
-                    "201 → first playable (median s)",
-                    f"{fp_local:.2f}",
-                    f"{fp_s3:.2f}",
-                    f"{fp_s3 / fp_local:.3f}",
-                ],
-            ],
-        )
-        + f"\n\nencode overhead on S3: {overhead * 100:+.1f} % "
-        f"({verdict} the ≤ {TARGET_OVERHEAD * 100:.0f} % target)"
-    )
+        def med(mode: str, attr: str, runs: list[Run] = runs) -> float:
+            values = [getattr(r, attr) for r in runs if r.backend == mode and getattr(r, attr) is not None]
+            return statistics.median(values) if values else float("nan")
+
+        base = "local" if "local" in modes else modes[0]
+        rows = []
+        for attr, what in (("completed", "201 → completed"), ("first_playable", "201 → first playable")):
+            for mode in modes:
+                value = med(mode, attr)
+                rows.append([what, LABELS[mode], f"{value:.2f}", f"{value / med(base, attr):.3f}"])
+        for mode in modes:
+            if mode != "local":
+                rows.append(["source GETs per encode", LABELS[mode], f"{med(mode, 'source_gets'):.0f}", ""])
+        out.append(f"{source}\n\n" + common.md_table(["", "mode", "median s", f"/ {base}"], rows))
+        if "local" in modes:
+            for mode in modes:
+                if mode != "local":
+                    overhead = med(mode, "completed") / med("local", "completed") - 1
+                    verdict = "meets" if overhead <= TARGET_OVERHEAD else "misses"
+                    out.append(
+                        f"encode overhead, {LABELS[mode]}: {overhead * 100:+.1f} % "
+                        f"({verdict} the ≤ {TARGET_OVERHEAD * 100:.0f} % target)"
+                    )
+    return "\n\n".join(out)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.encode_s3", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a 10 s 720p clip, one upload per backend")
+    p.add_argument("--quick", action="store_true", help="a 10 s 720p clip, one upload per platform")
     p.add_argument("--seconds", type=int, default=None, help="source length (default 30, quick 10)")
+    p.add_argument("--long", type=int, default=None, help="also a source of this many seconds")
     p.add_argument("--size", default=None, help="source size (default 1920x1080, quick 1280x720)")
+    p.add_argument("--crf", type=int, default=26, help="source quality: lower makes larger files")
+    p.add_argument("--moov-end", action="store_true", help="sources with the MP4 index at the end")
     p.add_argument(
-        "--reps", type=int, default=None, help="uploads per backend, alternating (default 2, quick 1)"
+        "--reps", type=int, default=None, help="uploads per platform, rotating (default 2, quick 1)"
     )
+    p.add_argument("--modes", default="local,fetch,stream", help="platforms: local, fetch, stream")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "vsrc-bench-cache")
     common.add_run_options(p)
     args = p.parse_args()
     args.seconds = args.seconds or (10 if args.quick else 30)
     args.size = args.size or ("1280x720" if args.quick else "1920x1080")
     args.reps = args.reps or (1 if args.quick else 2)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+    args.modes = [m for m in args.modes.split(",") if m]
+    if not args.modes or any(m not in MODES for m in args.modes):
+        p.error(f"--modes: a comma-separated list of {', '.join(MODES)}")
     load = common.wait_for_quiet(args.wait_quiet)
     print(f"# load average at start {load:.1f} on {os.cpu_count()} CPUs", flush=True)
     res = common.in_workdir(args.workdir, "encode-s3", lambda wd: run(wd, args))

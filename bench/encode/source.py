@@ -7,14 +7,17 @@ from pathlib import Path
 from bench.common import cached_ffmpeg
 
 
-def make_source(cache: Path, *, seconds: int, crf: int, size: str = "1920x1080", rate: int = 30) -> Path:
+def make_source(
+    cache: Path, *, seconds: int, crf: int, size: str = "1920x1080", rate: int = 30, faststart: bool = True
+) -> Path:
     """An H.264 (x264 ultrafast, ``crf``) + AAC MP4 of ``seconds`` s; reused when already in ``cache``.
+    ``faststart=False``: the index (moov) stays at the end, as many cameras and editors write it.
 
     The noise (``alls=20:allf=t+u``) changes every frame, so the ladder encode works as hard as on
     grainy footage. ``ultrafast`` keeps the source cheap to decode (no CABAC, no B-frames).
     """
     return cached_ffmpeg(
-        cache / f"encode_src_{size}_{rate}fps_{seconds}s_crf{crf}.mp4",
+        cache / f"encode_src_{size}_{rate}fps_{seconds}s_crf{crf}{'' if faststart else '_moovend'}.mp4",
         [
             "-f",
             "lavfi",
@@ -39,8 +42,7 @@ def make_source(cache: Path, *, seconds: int, crf: int, size: str = "1920x1080",
             "-b:a",
             "128k",
             "-shortest",
-            "-movflags",
-            "+faststart",
+            *(["-movflags", "+faststart"] if faststart else []),
         ],
         timeout=1800,
     )

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     )
     player_dir: Path | None = Field(default=None, description="built VSRCPlayer (default: player/dist)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    source_fetch_max_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="on S3 storage an encode downloads a source up to this size before ffmpeg starts; "
+        "a larger one is read in place (a presigned URL, HTTP range requests), with no local copy",
+    )
     encode_stale_seconds: float = Field(
         default=90, gt=0, description="an encode without heartbeat for this long is re-queued"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from vsrc.db.models import EncodingProfile, Media
 from vsrc.db.session import transaction
-from vsrc.errors import InsufficientStorage, StorageError
+from vsrc.errors import InsufficientStorage, NotFound, StorageError
 from vsrc.media import probed
 from vsrc.media.commands import build_hls_command, build_poster_command, build_storyboard_command
-from vsrc.media.errors import EncodeError, ProbeError
+from vsrc.media.errors import EncodeError, ProbeError, SourceReadError
 from vsrc.media.ladder import PlannedRung, Profile, ladder_for
 from vsrc.media.playlists import rewrite_master
 from vsrc.media.probe import SourceInfo, probe
@@ -43,6 +44,8 @@ HEARTBEAT_SECONDS = 5.0
 
 
 NO_SPACE_MESSAGE = "Encoding failed: no space left on device"
+SOURCE_MISSING_MESSAGE = "Encoding failed: the uploaded source is missing from storage"
+STORAGE_FAILED_MESSAGE = "Encoding failed: the media storage could not be read or written"
 
 
 class NoSpace(Exception):
@@ -80,6 +83,22 @@ def run_encode_job(ctx: Runtime, public_id: str, *, retries_left: int) -> None:
         _remove(ctx, *outputs)
         _finish(ctx, media, "failed", NO_SPACE_MESSAGE)
         return
+    except NotFound:
+        # Retrying cannot bring the source back (deleted from the bucket behind our back).
+        log.error("encode %s failed: the source %s is missing from storage", public_id, media.source_key)
+        _remove(ctx, *outputs)
+        _finish(ctx, media, "failed", SOURCE_MISSING_MESSAGE)
+        return
+    except (SourceReadError, StorageError) as exc:
+        # The storage did not answer (S3 unreachable, a connection dropped): transient.
+        if retries_left <= 0:
+            log.warning("encode %s failed: %s", public_id, exc)
+            _remove(ctx, *outputs)
+            _finish(ctx, media, "failed", STORAGE_FAILED_MESSAGE)
+            return
+        log.warning("encode %s: storage failure (%s), %d retries left", public_id, exc, retries_left)
+        _finish(ctx, media, "pending", None)
+        raise
     except (ProbeError, EncodeError) as exc:
         permanent = isinstance(exc, ProbeError) or exc.permanent
         if permanent or retries_left <= 0:
@@ -109,7 +128,7 @@ def _reset_and_encode(ctx: Runtime, media: Media, profile: Profile) -> None:
     storage = ctx.storage
     try:
         with (
-            storage.fetch(media.source_key) as source,
+            _open_source(ctx, media) as source,
             storage.stage(f"hls/{media.public_id}") as hls,
             storage.stage(f"thumbnails/{media.public_id}") as thumbs,
         ):
@@ -120,6 +139,18 @@ def _reset_and_encode(ctx: Runtime, media: Media, profile: Profile) -> None:
         if _is_no_space(exc):
             raise NoSpace() from exc
         raise
+
+
+def _open_source(ctx: Runtime, media: Media) -> AbstractContextManager[str | Path]:
+    """The source for PyAV and ffmpeg, read in place (``Storage.readable``: the stored file, or on S3
+    a presigned URL read with HTTP range requests, so ffmpeg starts at once and nothing of a large
+    source is copied), or on S3 downloaded first when it is no larger than
+    ``VSRC_SOURCE_FETCH_MAX_BYTES`` (docs/architecture.md, "Storage")."""
+    if media.file_size <= ctx.settings.source_fetch_max_bytes:
+        return ctx.storage.fetch(media.source_key)
+    if media.duration:  # valid for the whole encode, which may be retried within the hour
+        return ctx.storage.readable(media.source_key, expires=time_limit(media.duration) + 3600)
+    return ctx.storage.readable(media.source_key)
 
 
 def _is_no_space(exc: BaseException) -> bool:
@@ -145,12 +176,17 @@ def _source_info(ctx: Runtime, media: Media, source: str | os.PathLike[str]) -> 
     if info is not None and info.width * info.height <= max_pixels:
         log.info("encode %s: source info from the upload's probe", media.public_id)
         return info
-    info = probe(source, max_pixels=max_pixels)
+    try:
+        info = probe(source, max_pixels=max_pixels)
+    except FileNotFoundError as exc:  # the object went between handing out its URL and reading it
+        raise NotFound(f"no stored object {media.source_key}") from exc
     log.info("encode %s: source probed", media.public_id)
     return info
 
 
-def _encode(ctx: Runtime, media: Media, profile: Profile, source: Path, hls: Stage, thumbs: Path) -> None:
+def _encode(
+    ctx: Runtime, media: Media, profile: Profile, source: str | Path, hls: Stage, thumbs: Path
+) -> None:
     out_dir = hls.path
     info = _source_info(ctx, media, source)
     rungs = ladder_for(info, profile)
