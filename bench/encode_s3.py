@@ -12,9 +12,11 @@ process, on the same box). **fetch**: the worker downloads the source before ffm
 through a presigned URL with HTTP range requests (``0``, the default). The same cached source (and,
 with ``--long``, a longer one) is uploaded to each, in rotating order, ``--reps`` times. Per upload,
 from the 201: the first playable moment (every rung's playlist, read through the platform's
-``Storage`` every 50 ms, lists a segment: on S3 that means segment and playlist are in the bucket),
+``Storage`` every 50 ms, lists a segment: on S3 that means segment and playlist are in the bucket;
+and the time of the worker's ``media.playable`` event, which it emits at that moment too),
 ``completed`` (the API polled every 0.25 s), and on S3 the GET requests moto answered for the
-source object. Target: S3 encode wall time ≤ local + 10 %.
+source object and the PUTs of the HLS objects (segments and playlists). Target: S3 encode wall
+time ≤ local + 10 %.
 """
 
 from __future__ import annotations
@@ -27,17 +29,21 @@ import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 from tests.conftest import Server, start_server, start_worker, stop_server, stop_worker
 
 from bench import common
 from bench.encode.source import make_source
 from bench.s3 import moto_bucket
+from vsrc.db.models import WebhookEvent
 from vsrc.errors import NotFound
 from vsrc.media.ladder import DEFAULT_PROFILE, ladder_for
 from vsrc.media.probe import probe
+from vsrc.timeutil import utcnow
 
 TARGET_OVERHEAD = 0.10
 STORAGE_POLL = 0.05
@@ -53,8 +59,10 @@ class Run:
     backend: str
     media_id: str
     first_playable: float | None
+    announced: float | None
     completed: float
     source_gets: int | None
+    hls_puts: int | None
     load: float
 
 
@@ -73,15 +81,15 @@ class RequestCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.lines: list[str] = []
-        self.lock = threading.Lock()
+        self._guard = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        with self.lock:
+        with self._guard:
             self.lines.append(record.getMessage())
 
-    def gets(self, fragment: str) -> int:
-        with self.lock:
-            return sum(1 for line in self.lines if "GET /" in line and fragment in line)
+    def count(self, method: str, fragment: str) -> int:
+        with self._guard:
+            return sum(1 for line in self.lines if f"{method} /" in line and fragment in line)
 
 
 def _lists_segment(server: Server, key: str) -> bool:
@@ -89,6 +97,18 @@ def _lists_segment(server: Server, key: str) -> bool:
         return b"#EXTINF" in b"".join(server.runtime.storage.read_range(key))
     except NotFound:
         return False
+
+
+def _announced(server: Server, media_id: str, since: datetime) -> float | None:
+    """Seconds from ``since`` to the worker's ``media.playable`` event (written once every rung's first
+    segment and playlist are stored: on S3, in the bucket); no polling needed to know it."""
+    with server.sessions() as session:
+        when = session.scalar(
+            select(WebhookEvent.created_at).where(
+                WebhookEvent.subject_id == media_id, WebhookEvent.type == "media.playable"
+            )
+        )
+    return None if when is None else (when - since).total_seconds()
 
 
 def encode_once(
@@ -101,19 +121,20 @@ def encode_once(
                 files={"file": (source.name, fh, "video/mp4")},
                 data={"title": "bench"},
             )
-        t0 = time.monotonic()
+        t0, t0_wall = time.monotonic(), utcnow()
         if resp.status_code != 201:
             raise RuntimeError(f"upload failed: {resp.status_code} {resp.text[:300]}")
         media_id = str(resp.json()["data"]["mediaId"])
         playable: float | None = None
+        waiting = list(rungs)
         next_api = t0
         while True:
             now = time.monotonic()
             if now - t0 > 3600:
                 raise RuntimeError(f"{media_id} did not finish in an hour")
-            if playable is None and all(
-                _lists_segment(server, f"hls/{media_id}/{r}/index.m3u8") for r in rungs
-            ):
+            # A rung seen listing a segment is not read again (each read costs moto CPU on this box).
+            waiting = [r for r in waiting if not _lists_segment(server, f"hls/{media_id}/{r}/index.m3u8")]
+            if playable is None and not waiting:
                 playable = time.monotonic() - t0
             if now >= next_api:
                 next_api = now + API_POLL
@@ -122,10 +143,15 @@ def encode_once(
                     if status == "failed":
                         raise RuntimeError(f"{backend}: {media_id} failed to encode")
                     done = time.monotonic() - t0
-                    gets = None if backend == "local" else counter.gets(f"/media/{media_id}/")
+                    gets = puts = None
+                    if backend != "local":
+                        gets = counter.count("GET", f"/media/{media_id}/")
+                        puts = counter.count("PUT", f"/hls/{media_id}/")
                     # Deleted right away: moto keeps every object in this process's memory.
                     client.delete(f"/api/v1/media/{media_id}")
-                    return Run(source.name, backend, media_id, playable, done, gets, os.getloadavg()[0])
+                    announced = _announced(server, media_id, t0_wall)
+                    load = os.getloadavg()[0]
+                    return Run(source.name, backend, media_id, playable, announced, done, gets, puts, load)
             time.sleep(STORAGE_POLL)
 
 
@@ -160,7 +186,7 @@ def run(workdir: Path, args: argparse.Namespace) -> Results:
             env = {"VSRC_WORKERS": "1", "VSRC_LOG_LEVEL": "WARNING"}
             if MODES[mode] is not None:
                 env["VSRC_SOURCE_FETCH_MAX_BYTES"] = str(MODES[mode])
-            worker = start_worker(server.settings, **env)
+            worker = start_worker(server.settings, None, **env)
             stack.callback(stop_worker, worker)
             platforms[mode] = (server, server.key("write"))
         for source in sources:
@@ -171,7 +197,10 @@ def run(workdir: Path, args: argparse.Namespace) -> Results:
                     one = encode_once(server, key, source, names, mode, counter)
                     res.runs.append(one)
                     playable = "-" if one.first_playable is None else f"{one.first_playable:.2f}"
+                    if one.announced is not None:
+                        playable += f" (event {one.announced:.2f})"
                     gets = "" if one.source_gets is None else f", {one.source_gets} source GETs"
+                    gets += "" if one.hls_puts is None else f", {one.hls_puts} HLS PUTs"
                     print(
                         f"{source.name} {mode:6} rep {rep + 1}: first playable {playable} s, "
                         f"completed {one.completed:.2f} s{gets} (load {one.load:.1f})",
@@ -192,13 +221,18 @@ def summary(res: Results) -> str:
 
         base = "local" if "local" in modes else modes[0]
         rows = []
-        for attr, what in (("completed", "201 → completed"), ("first_playable", "201 → first playable")):
+        for attr, what in (
+            ("completed", "201 → completed"),
+            ("first_playable", "201 → first playable (polled)"),
+            ("announced", "201 → media.playable event"),
+        ):
             for mode in modes:
                 value = med(mode, attr)
                 rows.append([what, LABELS[mode], f"{value:.2f}", f"{value / med(base, attr):.3f}"])
         for mode in modes:
             if mode != "local":
                 rows.append(["source GETs per encode", LABELS[mode], f"{med(mode, 'source_gets'):.0f}", ""])
+                rows.append(["HLS PUTs per encode", LABELS[mode], f"{med(mode, 'hls_puts'):.0f}", ""])
         out.append(f"{source}\n\n" + common.md_table(["", "mode", "median s", f"/ {base}"], rows))
         if "local" in modes:
             for mode in modes:

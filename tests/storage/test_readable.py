@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import av
+import httpx
 import pytest
 
 from tests.conftest import make_clip
@@ -102,3 +103,33 @@ def test_a_failed_probe_of_a_url_never_carries_the_signature(
             probe(where)
     text = _whole_text(caught.value)
     assert signature not in text and "X-Amz-" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("index.m3u8", "application/vnd.apple.mpegurl"),
+        ("seg_00001.ts", "video/mp2t"),
+        ("seg_00001.m4s", "video/iso.segment"),
+        ("init.mp4", "video/mp4"),
+        ("poster.jpg", "image/jpeg"),
+        ("storyboard.vtt", "text/vtt; charset=utf-8"),
+    ],
+)
+def test_stored_objects_are_served_with_their_type(
+    backend: Backend, tmp_path: Path, name: str, kind: str
+) -> None:
+    """What a presigned URL or a CDN in front of the bucket serves carries the right Content-Type,
+    whether the object was stored by put_file or published by a stage."""
+    if not remote(backend):
+        pytest.skip("local files have no stored type (the API sets it when it serves them)")
+    storage = backend.storage
+    source = tmp_path / name
+    source.write_bytes(b"x" * 100)
+    storage.put_file(f"hls/vod_t/{name}", source)
+    with storage.stage("hls/vod_u") as stage:
+        (stage.path / name).write_bytes(b"y" * 100)
+    for key in (f"hls/vod_t/{name}", f"hls/vod_u/{name}"):
+        with storage.readable(key) as url:
+            answer = httpx.get(url, timeout=30)
+        assert answer.status_code == 200 and answer.headers["content-type"] == kind, key

@@ -99,7 +99,9 @@ class S3Storage:
         target = self._key(key)
         transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
         try:
-            self.client.upload_file(str(source), self.bucket, target, Config=transfer)
+            self.client.upload_file(
+                str(source), self.bucket, target, Config=transfer, ExtraArgs=_extra_args(key)
+            )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
         except OSError as exc:
