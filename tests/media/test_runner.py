@@ -16,7 +16,7 @@ from vsrc.media.commands import build_hls_command, ffmpeg_exe, input_args
 from vsrc.media.errors import EncodeError
 from vsrc.media.ladder import Profile, Rung, ladder_for
 from vsrc.media.probe import probe
-from vsrc.media.runner import classify_failure, run_encode
+from vsrc.media.runner import classify_failure, run_encode, source_lost
 
 from .conftest import Clips
 
@@ -222,3 +222,35 @@ def test_an_unreachable_source_url_is_retryable_and_its_signature_stays_out() ->
     assert not err.permanent
     assert "could not be read" in err.message and "refused" in err.message.lower()
     assert "s3cr3t" not in err.message and "s3cr3t" not in err.stderr_tail
+
+
+# What ffmpeg 8/9 writes (at -loglevel warning) when the connection to a source URL drops midway.
+_DROPPED = (
+    "[http @ 0x1] Stream ends prematurely at 999435, should be 3912026\n"
+    "[http @ 0x1] Will reconnect at 999435 in 0 second(s), error=Input/output error.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "lost"),
+    [
+        (_DROPPED, False),  # reconnected where it stopped: nothing lost
+        (_DROPPED + "[h264 @ 0x2] Invalid NAL unit size (17046 > 7675).\n", False),
+        (_DROPPED + "[http @ 0x1] HTTP error 404 NOT FOUND\n[in#0 @ 0x3] Packet corrupt\n", True),
+        (
+            _DROPPED
+            + "[tcp @ 0x4] Connection to tcp://127.0.0.1:9 failed: Connection refused\n"
+            + "[http @ 0x1] Will reconnect at 999435 in 1 second(s), error=Connection refused.\n"
+            + "[tcp @ 0x4] Connection to tcp://127.0.0.1:9 failed: Connection refused\n",
+            True,  # the last attempt failed, then ffmpeg gave up silently
+        ),
+        (
+            _DROPPED
+            + "[tcp @ 0x4] Connection to tcp://127.0.0.1:9 failed: Connection refused\n"
+            + "[http @ 0x1] Will reconnect at 999435 in 1 second(s), error=Connection refused.\n",
+            False,  # the second attempt worked
+        ),
+    ],
+)
+def test_a_source_url_read_short_is_noticed_although_ffmpeg_exits_0(stderr: str, lost: bool) -> None:
+    assert (source_lost(stderr) is not None) == lost

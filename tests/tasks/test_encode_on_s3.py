@@ -1,5 +1,5 @@
-"""The encode pipeline on S3 storage (a real S3 protocol server): the worker fetches the source from
-the bucket and publishes every segment as ffmpeg closes it, playlists after their segments."""
+"""The encode pipeline on S3 storage (a real S3 protocol server): the worker reads the source in place
+(a presigned URL) and publishes every segment as ffmpeg closes it, playlists after their segments."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from tests.conftest import (
     wait_for_status,
 )
 from tests.helpers import eventually
+from tests.s3 import bucket_keys, incomplete_uploads, s3_client, s3_url
 from tests.tasks.test_encode_pipeline import check_hls, ffmpeg_running
+from tests.tcp_cut import Cut, CuttingProxy
 from vsrc.errors import NotFound
 
 pytestmark = pytest.mark.slow
@@ -142,3 +144,76 @@ def test_playable_early_and_a_retry_never_mixes_attempts(tmp_path: Path, module_
         assert stored == listed  # no segment of the killed attempt is mixed in
     finally:
         stop_server(srv)
+
+
+def _behind_proxy(tmp_path: Path, s3_endpoint: str, bucket: str) -> tuple[CuttingProxy, Server]:
+    """A platform whose S3 traffic (the worker's presigned source reads too) goes through a proxy."""
+    proxy = CuttingProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    return proxy, start_server(tmp_path / "data", storage_url=s3_url(bucket, proxy.endpoint))
+
+
+def _big_clip(tmp_path: Path) -> Path:
+    # ~4 MB, index first: the probe reads it with one GET, ffmpeg with the next one.
+    extra = ["-crf", "10", "-movflags", "+faststart"]
+    return make_clip(tmp_path / "big.mp4", seconds=8, size="640x360", rate=30, extra=extra)
+
+
+@pytest.mark.timeout(900)
+def test_a_source_read_dropped_midway_resumes_where_it_stopped(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """The connection ffmpeg reads the source on drops (an S3 server restarted, a network hiccup):
+    ffmpeg reconnects with a range request from where it stopped and the item completes intact."""
+    proxy, srv = _behind_proxy(tmp_path, s3_endpoint, bucket)
+    try:
+        write, _ = srv.account_keys()
+        media_id = upload_file(srv, write, _big_clip(tmp_path))
+        source = f"/media/{media_id}/original"
+        proxy.cut = Cut(source, nth=2, after=1_000_000)
+        worker = start_worker(srv.settings)
+        try:
+            data, _ = wait_for_status(srv, write, media_id, timeout=600)
+        finally:
+            stop_worker(worker)
+        assert data["encodingStatus"] == "completed", data
+        assert proxy.cut.done.is_set()
+        assert proxy.gets(source) >= 3  # the probe's, ffmpeg's, and ffmpeg's again after the drop
+        local = download(srv, f"hls/{media_id}", tmp_path / "hls")
+        assert check_hls(local, fps=30, seconds=8, audio=True) == [(640, 360), (426, 240)]
+    finally:
+        stop_server(srv)
+        proxy.stop()
+
+
+@pytest.mark.timeout(900)
+def test_a_source_deleted_mid_encode_fails_the_item_cleanly(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    """The source object disappears while ffmpeg reads it (its connection drops, the reconnect gets a
+    404): the attempt fails, the retry finds no source, and the item fails for good with a clear
+    message and nothing of it in the bucket but what the API stored."""
+    proxy, srv = _behind_proxy(tmp_path, s3_endpoint, bucket)
+    try:
+        write, _ = srv.account_keys()
+        media_id = upload_file(srv, write, _big_clip(tmp_path))
+        key = f"media/{media_id}/original.mp4"
+        assert bucket_keys(s3_endpoint, bucket, f"media/{media_id}") == [key]
+
+        def delete_source() -> None:
+            s3_client(s3_endpoint).delete_object(Bucket=bucket, Key=key)
+
+        proxy.cut = Cut(f"/{key}", nth=2, after=1_000_000, before=delete_source)
+        worker = start_worker(srv.settings)
+        try:
+            data, _ = wait_for_status(srv, write, media_id, timeout=600)
+        finally:
+            stop_worker(worker)
+        assert proxy.cut.done.is_set()
+        assert data["encodingStatus"] == "failed", data
+        assert data["errorMessage"] == "Encoding failed: the uploaded source is missing from storage"
+        assert bucket_keys(s3_endpoint, bucket, f"hls/{media_id}") == []
+        assert bucket_keys(s3_endpoint, bucket, f"thumbnails/{media_id}") == []
+        assert incomplete_uploads(s3_endpoint, bucket) == []
+    finally:
+        stop_server(srv)
+        proxy.stop()

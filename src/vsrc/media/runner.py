@@ -25,7 +25,7 @@ from typing import IO
 from vsrc.media.errors import EncodeError
 from vsrc.media.progress import ProgressParser
 
-__all__ = ["PERMANENT_PATTERNS", "classify_failure", "run_encode"]
+__all__ = ["PERMANENT_PATTERNS", "classify_failure", "run_encode", "source_lost"]
 
 #: stderr fragments (case-insensitive) that mean the input itself is unusable: retrying the same
 #: file cannot succeed, so the job fails for good.
@@ -65,6 +65,22 @@ _URL_RE = re.compile(r"https?://\S+")
 _URL_QUERY_RE = re.compile(r"(https?://[^\s?]+)\?[^\s]*")
 _PATH_RE = re.compile(r"(?:file:)?(?:/[\w.\-+%@]+){2,}/?")
 _NOISE_RE = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+
+
+def source_lost(stderr_tail: str) -> str | None:
+    """The stderr line showing that ffmpeg's input URL stopped before its end (the server answered an
+    error on a reconnect, or the last reconnect attempt failed), else None. A reconnect that worked
+    leaves only "Will reconnect at …" behind, with no failure after it."""
+    failed: str | None = None
+    for line in stderr_tail.splitlines():
+        lowered = line.lower()
+        if "will reconnect at" in lowered:
+            failed = None  # a new attempt: only what follows the last one counts
+        elif "http error" in lowered or "failed to reconnect" in lowered or "server returned" in lowered:
+            return line
+        elif any(p in lowered for p in SOURCE_READ_PATTERNS):
+            failed = line
+    return failed
 
 
 def redact_urls(text: str) -> str:
@@ -233,6 +249,12 @@ def run_encode(
             log_file.close()
 
     stderr_tail = "\n".join(tail)
+    if returncode == 0 and (lost := source_lost(stderr_tail)):
+        # ffmpeg takes an input it could not read to its end for a shorter input and exits 0.
+        message = f"The source could not be read from storage to its end: {_clean(lost)[:300]}"
+        if logger is not None:
+            logger.warning("ffmpeg lost its input: %s\n%s", message, stderr_tail)
+        raise EncodeError(message, permanent=False, stderr_tail=stderr_tail, returncode=returncode)
     if returncode == 0:
         if reported < 100 and on_progress is not None:
             on_progress(100)
