@@ -12,8 +12,8 @@ process, on the same box). **fetch**: the worker downloads the source before ffm
 through a presigned URL with HTTP range requests (``0``, the default). The same cached source (and,
 with ``--long``, a longer one) is uploaded to each, in rotating order, ``--reps`` times. Per upload,
 from the 201: the first playable moment (every rung's playlist, read through the platform's
-``Storage`` every 50 ms, lists a segment: on S3 that means segment and playlist are in the bucket;
-and the time of the worker's ``media.playable`` event, which it emits at that moment too),
+``Storage`` every 50 ms until it does, lists a segment: on S3 that means segment and playlist are in
+the bucket),
 ``completed`` (the API polled every 0.25 s), and on S3 the GET requests moto answered for the
 source object and the PUTs of the HLS objects (segments and playlists). Target: S3 encode wall
 time ≤ local + 10 %.
@@ -24,26 +24,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
 from tests.conftest import Server, start_server, start_worker, stop_server, stop_worker
 
 from bench import common
 from bench.encode.source import make_source
 from bench.s3 import moto_bucket
-from vsrc.db.models import WebhookEvent
 from vsrc.errors import NotFound
 from vsrc.media.ladder import DEFAULT_PROFILE, ladder_for
 from vsrc.media.probe import probe
-from vsrc.timeutil import utcnow
 
 TARGET_OVERHEAD = 0.10
 STORAGE_POLL = 0.05
@@ -59,8 +56,7 @@ class Run:
     backend: str
     media_id: str
     first_playable: float | None
-    announced: float | None
-    completed: float
+    completed: float | None
     source_gets: int | None
     hls_puts: int | None
     load: float
@@ -99,20 +95,14 @@ def _lists_segment(server: Server, key: str) -> bool:
         return False
 
 
-def _announced(server: Server, media_id: str, since: datetime) -> float | None:
-    """Seconds from ``since`` to the worker's ``media.playable`` event (written once every rung's first
-    segment and playlist are stored: on S3, in the bucket); no polling needed to know it."""
-    with server.sessions() as session:
-        when = session.scalar(
-            select(WebhookEvent.created_at).where(
-                WebhookEvent.subject_id == media_id, WebhookEvent.type == "media.playable"
-            )
-        )
-    return None if when is None else (when - since).total_seconds()
-
-
 def encode_once(
-    server: Server, key: str, source: Path, rungs: list[str], backend: str, counter: RequestCounter
+    server: Server,
+    key: str,
+    source: Path,
+    rungs: list[str],
+    backend: str,
+    counter: RequestCounter,
+    playable_only: bool = False,
 ) -> Run:
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=600) as client:
         with source.open("rb") as fh:
@@ -121,7 +111,7 @@ def encode_once(
                 files={"file": (source.name, fh, "video/mp4")},
                 data={"title": "bench"},
             )
-        t0, t0_wall = time.monotonic(), utcnow()
+        t0 = time.monotonic()
         if resp.status_code != 201:
             raise RuntimeError(f"upload failed: {resp.status_code} {resp.text[:300]}")
         media_id = str(resp.json()["data"]["mediaId"])
@@ -136,6 +126,9 @@ def encode_once(
             waiting = [r for r in waiting if not _lists_segment(server, f"hls/{media_id}/{r}/index.m3u8")]
             if playable is None and not waiting:
                 playable = time.monotonic() - t0
+                if playable_only:  # deleted: the worker stops ffmpeg (heartbeat) and removes the outputs
+                    client.delete(f"/api/v1/media/{media_id}")
+                    return Run(source.name, backend, media_id, playable, None, None, None, os.getloadavg()[0])
             if now >= next_api:
                 next_api = now + API_POLL
                 status = client.get(f"/api/v1/media/{media_id}").json()["data"]["encodingStatus"]
@@ -149,9 +142,8 @@ def encode_once(
                         puts = counter.count("PUT", f"/hls/{media_id}/")
                     # Deleted right away: moto keeps every object in this process's memory.
                     client.delete(f"/api/v1/media/{media_id}")
-                    announced = _announced(server, media_id, t0_wall)
                     load = os.getloadavg()[0]
-                    return Run(source.name, backend, media_id, playable, announced, done, gets, puts, load)
+                    return Run(source.name, backend, media_id, playable, done, gets, puts, load)
             time.sleep(STORAGE_POLL)
 
 
@@ -161,11 +153,12 @@ def run(workdir: Path, args: argparse.Namespace) -> Results:
         make_source(args.cache, seconds=n, crf=args.crf, size=args.size, faststart=not args.moov_end)
         for n in lengths
     ]
+    extra = [Path(p) for p in args.playable_only]
     rungs = ladder_for(probe(sources[0]), DEFAULT_PROFILE)
     res = Results(
         common.machine(),
         common.today(),
-        [f"{s.name} ({s.stat().st_size / 1e6:.0f} MB)" for s in sources],
+        [f"{s.name} ({s.stat().st_size / 1e6:.0f} MB)" for s in sources + extra],
         [f"{r.name} {r.width}x{r.height}" for r in rungs],
     )
     names = [r.name for r in rungs]
@@ -189,21 +182,22 @@ def run(workdir: Path, args: argparse.Namespace) -> Results:
             worker = start_worker(server.settings, None, **env)
             stack.callback(stop_worker, worker)
             platforms[mode] = (server, server.key("write"))
-        for source in sources:
+        for source, only in [(s, False) for s in sources] + [(s, True) for s in extra]:
+            if only and ladder_for(probe(source), DEFAULT_PROFILE) != rungs:
+                raise SystemExit(f"{source}: --playable-only sources need the ladder of the first source")
             for rep in range(args.reps):
                 shift = rep % len(args.modes)
                 for mode in args.modes[shift:] + args.modes[:shift]:
                     server, key = platforms[mode]
-                    one = encode_once(server, key, source, names, mode, counter)
+                    one = encode_once(server, key, source, names, mode, counter, only)
                     res.runs.append(one)
                     playable = "-" if one.first_playable is None else f"{one.first_playable:.2f}"
-                    if one.announced is not None:
-                        playable += f" (event {one.announced:.2f})"
                     gets = "" if one.source_gets is None else f", {one.source_gets} source GETs"
                     gets += "" if one.hls_puts is None else f", {one.hls_puts} HLS PUTs"
                     print(
                         f"{source.name} {mode:6} rep {rep + 1}: first playable {playable} s, "
-                        f"completed {one.completed:.2f} s{gets} (load {one.load:.1f})",
+                        f"completed {'-' if one.completed is None else f'{one.completed:.2f}'} s{gets} "
+                        f"(load {one.load:.1f})",
                         flush=True,
                     )
     return res
@@ -223,20 +217,21 @@ def summary(res: Results) -> str:
         rows = []
         for attr, what in (
             ("completed", "201 → completed"),
-            ("first_playable", "201 → first playable (polled)"),
-            ("announced", "201 → media.playable event"),
+            ("first_playable", "201 → first playable"),
         ):
             for mode in modes:
                 value = med(mode, attr)
+                if math.isnan(value):
+                    continue  # not measured (--playable-only)
                 rows.append([what, LABELS[mode], f"{value:.2f}", f"{value / med(base, attr):.3f}"])
         for mode in modes:
-            if mode != "local":
+            if mode != "local" and not math.isnan(med(mode, "source_gets")):
                 rows.append(["source GETs per encode", LABELS[mode], f"{med(mode, 'source_gets'):.0f}", ""])
                 rows.append(["HLS PUTs per encode", LABELS[mode], f"{med(mode, 'hls_puts'):.0f}", ""])
         out.append(f"{source}\n\n" + common.md_table(["", "mode", "median s", f"/ {base}"], rows))
         if "local" in modes:
             for mode in modes:
-                if mode != "local":
+                if mode != "local" and not math.isnan(med(mode, "completed")):
                     overhead = med(mode, "completed") / med("local", "completed") - 1
                     verdict = "meets" if overhead <= TARGET_OVERHEAD else "misses"
                     out.append(
@@ -258,6 +253,13 @@ def main() -> None:
         "--reps", type=int, default=None, help="uploads per platform, rotating (default 2, quick 1)"
     )
     p.add_argument("--modes", default="local,fetch,stream", help="platforms: local, fetch, stream")
+    p.add_argument(
+        "--playable-only",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also upload FILE (same ladder) and measure only its first playable (deleted then)",
+    )
     p.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "vsrc-bench-cache")
     common.add_run_options(p)
     args = p.parse_args()
