@@ -15,11 +15,11 @@ CHUNK = 16 * 1024
 
 @dataclass
 class Cut:
-    """Drop the ``nth`` response to a GET whose request line contains ``fragment`` once ``after``
-    bytes of it were relayed; ``before`` runs just before the connection is closed."""
+    """Drop the first response to a GET whose request line contains ``fragment`` that reaches
+    ``after`` bytes (a reader that reads less, such as a probe, is left alone); ``before`` runs just
+    before the connection is closed."""
 
     fragment: str
-    nth: int
     after: int
     before: Callable[[], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -79,13 +79,10 @@ class CuttingProxy:
         with self._lock:
             self.requests.append(line)
             cut = self.cut
-            if cut is None or cut.done.is_set() or not line.startswith("GET ") or cut.fragment not in line:
-                return
-            if (
-                sum(1 for seen in self.requests if seen.startswith("GET ") and cut.fragment in seen)
-                == cut.nth
-            ):
+            if cut is not None and line.startswith("GET ") and cut.fragment in line:
                 doomed.set()
+            else:
+                doomed.clear()  # another request on the same kept-alive connection
 
     def _responses(self, upstream: socket.socket, client: socket.socket, doomed: threading.Event) -> None:
         """Server → client; the doomed response is closed midway."""
@@ -93,7 +90,7 @@ class CuttingProxy:
         try:
             while data := upstream.recv(CHUNK):
                 cut = self.cut
-                if doomed.is_set() and cut is not None:
+                if doomed.is_set() and cut is not None and not cut.done.is_set():
                     left = cut.after - relayed
                     if left <= len(data):
                         client.sendall(data[: max(left, 0)])
