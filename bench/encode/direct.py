@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.encode.source import has_segment
 from vsrc.media.commands import build_hls_command
 from vsrc.media.ladder import PlannedRung, Profile
 from vsrc.media.probe import SourceInfo
@@ -39,7 +40,7 @@ def run_ffmpeg(argv: list[str], playlists: list[Path] | None = None) -> Timed:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         while proc.poll() is None:
-            if playlists and playable is None and all(_has_segment(p) for p in playlists):
+            if playlists and playable is None and all(has_segment(p) for p in playlists):
                 playable = time.monotonic() - t0
             time.sleep(0.05)
         wall, cpu = time.monotonic() - t0, _children_cpu() - cpu0
@@ -48,13 +49,6 @@ def run_ffmpeg(argv: list[str], playlists: list[Path] | None = None) -> Timed:
             tail = err.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {tail}")
     return Timed(wall, cpu, os.getloadavg()[0], playable)
-
-
-def _has_segment(playlist: Path) -> bool:
-    try:
-        return "#EXTINF" in playlist.read_text()
-    except OSError:
-        return False
 
 
 def _fresh(folder: Path) -> Path:

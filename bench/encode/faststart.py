@@ -35,7 +35,7 @@ from tests.conftest import Server, start_server, start_worker, stop_server, stop
 
 from bench import common
 from bench.encode.direct import Timed, run_bare
-from bench.encode.source import make_source
+from bench.encode.source import has_segment, make_source
 from vsrc.media.commands import ffmpeg_exe
 from vsrc.media.ladder import DEFAULT_PROFILE, ladder_for
 from vsrc.media.probe import probe
@@ -117,7 +117,7 @@ class Stack:
     def first_playable(self, media_id: str, rungs: list[str], t201: float, cap: float) -> float | None:
         hls = self.server.settings.storage_root / "hls" / media_id
         while time.monotonic() - t201 < cap:
-            if all(_has_segment(hls / r / "index.m3u8") for r in rungs):
+            if all(has_segment(hls / r / "index.m3u8") for r in rungs):
                 return time.monotonic() - t201
             time.sleep(FS_POLL)
         return None
@@ -129,13 +129,6 @@ class Stack:
         self.stop_worker()
         self.client.close()
         stop_server(self.server)
-
-
-def _has_segment(playlist: Path) -> bool:
-    try:
-        return "#EXTINF" in playlist.read_text()
-    except OSError:
-        return False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

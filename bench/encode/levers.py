@@ -39,7 +39,7 @@ from tests.conftest import service_env, start_server, stop_server, stop_worker
 from bench import common
 from bench.encode.faststart import loop_source
 from bench.encode.platform import process_cpu
-from bench.encode.source import make_source
+from bench.encode.source import has_segment, make_source
 from bench.encode.worker import LEVERS
 from vsrc.media.ladder import DEFAULT_PROFILE, ladder_for
 from vsrc.media.probe import probe
@@ -166,7 +166,7 @@ class Bench:
         seen: dict[str, float | None] = dict.fromkeys(self.rungs)
         while time.time() - t201 < cap and None in seen.values():
             for name, at in seen.items():
-                if at is None and _lists_segment(hls / name / "index.m3u8"):
+                if at is None and has_segment(hls / name / "index.m3u8"):
                     seen[name] = time.time() - t201
             time.sleep(FS_POLL)
         return seen
@@ -208,13 +208,6 @@ class Bench:
 def _stamp(line: str) -> float:
     m = _STAMP.match(line)
     return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() if m else float("inf")
-
-
-def _lists_segment(playlist: Path) -> bool:
-    try:
-        return "#EXTINF" in playlist.read_text()
-    except OSError:
-        return False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

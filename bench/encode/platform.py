@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 from tests.conftest import Server, start_server, start_worker, stop_server, stop_worker
 
+from bench.encode.source import has_segment
+
 REPO = Path(__file__).resolve().parents[2]
 FS_POLL = 0.05
 API_POLL = 0.25
@@ -104,7 +106,7 @@ class Platform:
             if (
                 pickup is not None
                 and playable is None
-                and all(_has_segment(hls / r / "index.m3u8") for r in rungs)
+                and all(has_segment(hls / r / "index.m3u8") for r in rungs)
             ):
                 playable = now - t0
             if (
@@ -135,12 +137,5 @@ def process_cpu(pid: int) -> float:
 def _ended(playlist: Path) -> bool:
     try:
         return "#EXT-X-ENDLIST" in playlist.read_text()
-    except OSError:
-        return False
-
-
-def _has_segment(playlist: Path) -> bool:
-    try:
-        return "#EXTINF" in playlist.read_text()
     except OSError:
         return False

@@ -46,3 +46,11 @@ def make_source(
         ],
         timeout=1800,
     )
+
+
+def has_segment(playlist: Path) -> bool:
+    """The HLS playlist exists and lists a segment (its rung is playable)."""
+    try:
+        return "#EXTINF" in playlist.read_text()
+    except OSError:
+        return False

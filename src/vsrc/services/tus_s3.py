@@ -19,10 +19,10 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vsrc.db.models import DirectUpload
@@ -44,6 +44,11 @@ RENEW_SECONDS = 5.0
 STALL_SECONDS = 2.0
 PROBE_URL_SECONDS = 3600.0  # the probe reads every packet of up to the upload limit
 ACTIVE = ("waiting", "uploading")
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    """No request holds the upload: never leased, or its lease ran out (its holder died or stalled)."""
+    return or_(DirectUpload.lease_holder.is_(None), DirectUpload.lease_expires_at <= now)
 
 
 def part_size_for(length: int) -> int:
@@ -223,7 +228,7 @@ class PartsTusStore:
                 .where(
                     DirectUpload.id == upload.id,
                     DirectUpload.status == "uploading",
-                    or_(DirectUpload.lease_holder.is_(None), DirectUpload.lease_expires_at <= now),
+                    _lease_free(now),
                 )
                 .values(lease_holder=holder, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
             )
@@ -270,7 +275,7 @@ class PartsTusStore:
                 .where(
                     DirectUpload.id == upload.id,
                     DirectUpload.status.in_(ACTIVE),
-                    or_(DirectUpload.lease_holder.is_(None), DirectUpload.lease_expires_at <= now),
+                    _lease_free(now),
                 )
                 .values(status="expired")
             )
