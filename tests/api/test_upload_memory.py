@@ -70,7 +70,7 @@ def test_s3_upload_memory_is_bounded(
         "VSRC_RATE_LIMIT": "100000/15 minutes",
         "VSRC_LOG_LEVEL": "WARNING",
     }
-    # The app factory `vsrc api` serves (the CLI still refuses s3:// until every path is wired).
+    # The app factory `vsrc api` serves, run by uvicorn directly: one process whose memory is read.
     argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     api = subprocess.Popen(argv, env=env, stderr=(tmp_path / "api.log").open("wb"))
