@@ -15,8 +15,10 @@ import hashlib
 import io
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,23 +60,36 @@ def padded(clip: bytes, total: int) -> bytes:
     return clip + struct.pack(">I4s", pad, b"free") + b"\0" * (pad - 8)
 
 
+@contextmanager
+def two_apis(tmp_path: Path, storage_url: str, **b_settings: Any) -> Iterator[tuple[Server, Server]]:
+    """API A and API B: one database, Redis and bucket, separate data folders (no shared disk).
+    ``b_settings``: B's own settings on top (e.g. a faster sweep)."""
+    port_a, port_b = free_port(), free_port()
+    a = start_server(
+        tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=storage_url
+    )
+    try:
+        b = start_server(
+            tmp_path / "b",
+            port=port_b,
+            public_url=f"http://127.0.0.1:{port_b}",
+            storage_url=storage_url,
+            database_url=a.settings.sqlalchemy_url,
+            redis_url=a.settings.redis_url,
+            **b_settings,
+        )
+        try:
+            yield a, b
+        finally:
+            stop_server(b)
+    finally:
+        stop_server(a)
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, s3_endpoint: str, bucket: str) -> Iterator[tuple[Server, Server]]:
-    """API A and API B: one database and bucket, separate data folders (no shared disk)."""
-    url = s3_url(bucket, s3_endpoint)
-    port_a, port_b = free_port(), free_port()
-    a = start_server(tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=url)
-    b = start_server(
-        tmp_path / "b",
-        port=port_b,
-        public_url=f"http://127.0.0.1:{port_b}",
-        storage_url=url,
-        database_url=a.settings.sqlalchemy_url,
-        redis_url=a.settings.redis_url,
-    )
-    yield a, b
-    stop_server(b)
-    stop_server(a)
+    with two_apis(tmp_path, s3_url(bucket, s3_endpoint)) as apis:
+        yield apis
 
 
 def on(server: Server, url: str) -> str:
@@ -276,18 +291,8 @@ def test_an_upload_begun_on_local_storage_is_410_after_the_move_to_s3(
 def test_any_api_expires_an_upload_and_frees_its_parts_and_tail(
     tmp_path: Path, s3_endpoint: str, bucket: str
 ) -> None:
-    url = s3_url(bucket, s3_endpoint)
-    port_a, port_b = free_port(), free_port()
-    a = start_server(tmp_path / "a", port=port_a, public_url=f"http://127.0.0.1:{port_a}", storage_url=url)
-    b = start_server(
-        tmp_path / "b",
-        port=port_b,
-        public_url=f"http://127.0.0.1:{port_b}",
-        storage_url=url,
-        database_url=a.settings.sqlalchemy_url,
-        upload_sweep_seconds=0.2,  # A sweeps only every 5 minutes: B does it
-    )
-    try:
+    # A sweeps only every 5 minutes: B does it.
+    with two_apis(tmp_path, s3_url(bucket, s3_endpoint), upload_sweep_seconds=0.2) as (a, _swept_by_b):
         write, read = a.account_keys()
         upload = create_upload(a, write)
         assert tus_create(upload["uploadUrl"], 20 * MIB).status_code == 201
@@ -306,6 +311,3 @@ def test_any_api_expires_an_upload_and_frees_its_parts_and_tail(
             what="the expired upload's parts and tail freed",
         )
         assert get_upload(a, read, upload["uploadId"])["status"] == "expired"
-    finally:
-        stop_server(b)
-        stop_server(a)
