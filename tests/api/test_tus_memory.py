@@ -5,17 +5,14 @@ object, runs in pytest)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.test_upload_memory import PADDING, RSS_BOUND_MIB, _kib, _padded
+from tests.api.test_upload_memory import PADDING, RSS_BOUND_MIB, _kib, _padded, api_process
 from tests.conftest import free_port, service_env, start_server, stop_server
-from tests.helpers import eventually
 from tests.s3 import bucket_keys, incomplete_uploads, s3_url
 
 pytestmark = pytest.mark.slow  # a real API process and 256 MiB through it
@@ -55,19 +52,9 @@ def test_s3_tus_upload_memory_is_bounded(
         "VSRC_RATE_LIMIT": "100000/15 minutes",
         "VSRC_LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    api = subprocess.Popen(argv, env=env, stderr=(tmp_path / "api.log").open("wb"))
+    api = api_process(env, port, tmp_path / "api.log")
     base = f"http://127.0.0.1:{port}"
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{base}/health", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(up, timeout=120, what="the API process answers")
         clip = clips["mp4"].read_bytes()
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=base, headers=headers, timeout=300) as client:

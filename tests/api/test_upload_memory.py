@@ -54,6 +54,28 @@ def _multipart(boundary: str, clip: bytes) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
+def api_process(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The app factory `vsrc api` serves, run by uvicorn directly on ``port`` (one process whose
+    memory the tests read), once it answers ``/health``."""
+    argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(argv, env=env, stderr=log.open("ab"))
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        eventually(up, timeout=120, what="the API process answers")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 def test_s3_upload_memory_is_bounded(
     tmp_path: Path, s3_endpoint: str, bucket: str, clips: dict[str, Path]
 ) -> None:
@@ -70,21 +92,10 @@ def test_s3_upload_memory_is_bounded(
         "VSRC_RATE_LIMIT": "100000/15 minutes",
         "VSRC_LOG_LEVEL": "WARNING",
     }
-    # The app factory `vsrc api` serves, run by uvicorn directly: one process whose memory is read.
-    argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    api = subprocess.Popen(argv, env=env, stderr=(tmp_path / "api.log").open("wb"))
+    api = api_process(env, port, tmp_path / "api.log")
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{base}/health", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(up, timeout=120, what="the API process answers")
         clip = clips["mp4"].read_bytes()
         with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
             # Warm-up: the first upload imports PyAV and boto3's upload path; not measured.
@@ -128,18 +139,7 @@ def test_unfinished_s3_upload_of_a_killed_api_is_ended_at_the_next_start(
 
     def api(**extra: str) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "vsrc.api.app:app_from_env", "--factory"]
-        argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        proc = subprocess.Popen(argv, env={**env, **extra}, stderr=(tmp_path / "api.log").open("ab"))
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(up, timeout=120, what="the API process answers")
-        return proc, port
+        return api_process({**env, **extra}, port, tmp_path / "api.log"), port
 
     client = s3_client(s3_endpoint)
 
